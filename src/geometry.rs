@@ -1,0 +1,467 @@
+//! Window geometry: sizes, padding, the output-size formula, and the one
+//! computation of every window's cells and divisor that forward and backward
+//! share.
+
+use std::num::NonZeroUsize;
+
+use crate::PoolError;
+
+/// A `(height, width)` pair for window size, stride and dilation.
+///
+/// Converts from a `usize` (square) and from a `(height, width)` tuple.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray_pooling::Size2d;
+///
+/// assert_eq!(Size2d::from(3), Size2d::new(3, 3));
+/// assert_eq!(Size2d::from((3, 2)), Size2d { height: 3, width: 2 });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Size2d {
+    /// Extent along the height (rows).
+    pub height: usize,
+    /// Extent along the width (columns).
+    pub width: usize,
+}
+
+impl Size2d {
+    /// A pair of `height` and `width`.
+    pub const fn new(height: usize, width: usize) -> Self {
+        Size2d { height, width }
+    }
+
+    /// The same value along both axes.
+    pub const fn square(side: usize) -> Self {
+        Size2d::new(side, side)
+    }
+
+    fn validate(self, parameter: &'static str) -> Result<(), PoolError> {
+        if self.height == 0 || self.width == 0 {
+            return Err(PoolError::ZeroParameter {
+                parameter,
+                height: self.height,
+                width: self.width,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl From<usize> for Size2d {
+    fn from(side: usize) -> Self {
+        Size2d::square(side)
+    }
+}
+
+impl From<(usize, usize)> for Size2d {
+    fn from((height, width): (usize, usize)) -> Self {
+        Size2d::new(height, width)
+    }
+}
+
+/// Implicit padding around each input plane, possibly asymmetric.
+///
+/// Padding never wins a max (it acts as −∞) and counts in a mean's divisor
+/// only with [`MeanDivisor::PaddedWindow`]. Converts from a `usize` (the same
+/// on all four sides) and from `(height, width)` (top = bottom = height,
+/// left = right = width), as PyTorch's `padding` argument.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray_pooling::Padding;
+///
+/// let p = Padding::new(1, 0, 2, 2); // top, bottom, left, right
+/// assert_eq!((p.top(), p.bottom(), p.left(), p.right()), (1, 0, 2, 2));
+/// assert_eq!(Padding::from((1, 2)), Padding::new(1, 1, 2, 2));
+/// assert_eq!(Padding::from(0), Padding::zero());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Padding {
+    top: usize,
+    bottom: usize,
+    left: usize,
+    right: usize,
+}
+
+impl Padding {
+    /// Padding of `top`, `bottom`, `left` and `right` cells.
+    pub const fn new(top: usize, bottom: usize, left: usize, right: usize) -> Self {
+        Padding {
+            top,
+            bottom,
+            left,
+            right,
+        }
+    }
+
+    /// No padding.
+    pub const fn zero() -> Self {
+        Padding::new(0, 0, 0, 0)
+    }
+
+    /// Cells above the input.
+    pub const fn top(&self) -> usize {
+        self.top
+    }
+
+    /// Cells below the input.
+    pub const fn bottom(&self) -> usize {
+        self.bottom
+    }
+
+    /// Cells left of the input.
+    pub const fn left(&self) -> usize {
+        self.left
+    }
+
+    /// Cells right of the input.
+    pub const fn right(&self) -> usize {
+        self.right
+    }
+}
+
+impl From<usize> for Padding {
+    fn from(all: usize) -> Self {
+        Padding::new(all, all, all, all)
+    }
+}
+
+impl From<(usize, usize)> for Padding {
+    fn from((height, width): (usize, usize)) -> Self {
+        Padding::new(height, height, width, width)
+    }
+}
+
+/// What a mean window's sum is divided by.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray_pooling::MeanDivisor;
+///
+/// // PyTorch's default: count_include_pad = true, no divisor_override
+/// assert_eq!(MeanDivisor::default(), MeanDivisor::PaddedWindow);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum MeanDivisor {
+    /// The window's cells that lie inside the padded input, padding included
+    /// (PyTorch's `count_include_pad=True`). Cells that `ceil_mode` lets hang
+    /// past the padding never count.
+    #[default]
+    PaddedWindow,
+    /// Only the window's real input cells (`count_include_pad=False`).
+    RealCells,
+    /// A fixed divisor (PyTorch's `divisor_override`).
+    Fixed(NonZeroUsize),
+}
+
+/// The geometry of a 2-D pooling window: size, stride, padding, dilation and
+/// ceil mode. This is what the stateless functions take; [`Pool2d`] holds one.
+///
+/// Along each axis the output has
+///
+/// ```text
+/// out = floor((in + pad_begin + pad_end - dilation * (size - 1) - 1) / stride) + 1
+/// ```
+///
+/// cells; with `ceil_mode`, `ceil` replaces `floor`, and a last window that
+/// would start inside the end padding is dropped (PyTorch's rule). Without
+/// padding or dilation this is the textbook's `W2 = (W1 - F) / S + 1`.
+///
+/// Output cell `o` covers the input cells `o * stride - pad_begin + t * dilation`
+/// for `t` in `0..size`; cells outside the input are padding.
+///
+/// [`Pool2d`]: crate::Pool2d
+///
+/// # Examples
+///
+/// ```
+/// use ndarray_pooling::{Padding, PoolError, Window2d};
+///
+/// let window = Window2d::new(3, 2).with_padding(1);
+/// assert_eq!(window.output_shape([8, 64, 112, 112])?, [8, 64, 56, 56]);
+///
+/// let textbook = Window2d::new(2, 2); // (4 - 2) / 2 + 1 = 2
+/// assert_eq!(textbook.output_shape([1, 1, 4, 4])?, [1, 1, 2, 2]);
+///
+/// let odd = Window2d::new((3, 2), (2, 1))
+///     .with_padding(Padding::new(1, 0, 1, 1))
+///     .with_ceil_mode(true);
+/// assert_eq!(odd.output_shape([8, 3, 32, 32])?, [8, 3, 16, 33]);
+/// # Ok::<(), PoolError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Window2d {
+    /// Window size (PyTorch's `kernel_size`).
+    pub size: Size2d,
+    /// Step between windows.
+    pub stride: Size2d,
+    /// Implicit padding.
+    pub padding: Padding,
+    /// Spacing between the window's cells; 1 is a dense window.
+    pub dilation: Size2d,
+    /// Round the output size up instead of down.
+    pub ceil_mode: bool,
+}
+
+impl Window2d {
+    /// A window of `size` moving by `stride`, without padding or dilation.
+    pub fn new(size: impl Into<Size2d>, stride: impl Into<Size2d>) -> Self {
+        Window2d {
+            size: size.into(),
+            stride: stride.into(),
+            padding: Padding::zero(),
+            dilation: Size2d::square(1),
+            ceil_mode: false,
+        }
+    }
+
+    /// The same window with `padding`.
+    #[must_use]
+    pub fn with_padding(mut self, padding: impl Into<Padding>) -> Self {
+        self.padding = padding.into();
+        self
+    }
+
+    /// The same window with `dilation`.
+    #[must_use]
+    pub fn with_dilation(mut self, dilation: impl Into<Size2d>) -> Self {
+        self.dilation = dilation.into();
+        self
+    }
+
+    /// The same window with `ceil_mode`.
+    #[must_use]
+    pub fn with_ceil_mode(mut self, ceil_mode: bool) -> Self {
+        self.ceil_mode = ceil_mode;
+        self
+    }
+
+    /// Checks what can be checked without an input: no zero size, stride or
+    /// dilation.
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::ZeroParameter`] naming the parameter.
+    pub fn validate(&self) -> Result<(), PoolError> {
+        self.size.validate("size")?;
+        self.stride.validate("stride")?;
+        self.dilation.validate("dilation")
+    }
+
+    /// The output shape for an NCHW input of shape `input`.
+    ///
+    /// # Errors
+    ///
+    /// Every geometry error: a zero parameter, a window that does not fit the
+    /// padded input, a window over padding only, or sizes that overflow.
+    pub fn output_shape(&self, input: [usize; 4]) -> Result<[usize; 4], PoolError> {
+        let plan = self.plan(input[2], input[3])?;
+        output_shape(input, plan.out_height(), plan.out_width())
+    }
+
+    /// Resolves every window for an input plane of `height x width`.
+    pub(crate) fn plan(&self, height: usize, width: usize) -> Result<Plan, PoolError> {
+        self.validate()?;
+        let Window2d {
+            size,
+            stride,
+            padding,
+            dilation,
+            ceil_mode,
+        } = *self;
+        let rows = AxisSpec {
+            axis: "height",
+            input: height,
+            size: size.height,
+            stride: stride.height,
+            dilation: dilation.height,
+            pad_begin: padding.top,
+            pad_end: padding.bottom,
+        };
+        let cols = AxisSpec {
+            axis: "width",
+            input: width,
+            size: size.width,
+            stride: stride.width,
+            dilation: dilation.width,
+            pad_begin: padding.left,
+            pad_end: padding.right,
+        };
+        let (row_extent, row_padded) = rows.extents()?;
+        let (col_extent, col_padded) = cols.extents()?;
+        if row_extent > row_padded || col_extent > col_padded {
+            return Err(PoolError::WindowTooLarge {
+                window: (row_extent, col_extent),
+                padded_input: (row_padded, col_padded),
+            });
+        }
+        Ok(Plan {
+            rows: rows.resolve(ceil_mode)?,
+            cols: cols.resolve(ceil_mode)?,
+        })
+    }
+}
+
+/// `[n, c, out_height, out_width]`, checked so that the element count fits
+/// an ndarray allocation.
+pub(crate) fn output_shape(
+    input: [usize; 4],
+    out_height: usize,
+    out_width: usize,
+) -> Result<[usize; 4], PoolError> {
+    let shape = [input[0], input[1], out_height, out_width];
+    let elements = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|&e| e <= isize::MAX as usize);
+    match elements {
+        Some(_) => Ok(shape),
+        None => Err(PoolError::Overflow {
+            what: "output element count",
+        }),
+    }
+}
+
+/// One axis of a window, before it is resolved against an input.
+struct AxisSpec {
+    axis: &'static str,
+    input: usize,
+    size: usize,
+    stride: usize,
+    dilation: usize,
+    pad_begin: usize,
+    pad_end: usize,
+}
+
+impl AxisSpec {
+    /// `(dilated window extent, padded input extent)`.
+    fn extents(&self) -> Result<(usize, usize), PoolError> {
+        let extent = (self.size - 1)
+            .checked_mul(self.dilation)
+            .and_then(|e| e.checked_add(1))
+            .ok_or(PoolError::Overflow {
+                what: "dilated window extent",
+            })?;
+        let padded = self
+            .input
+            .checked_add(self.pad_begin)
+            .and_then(|p| p.checked_add(self.pad_end))
+            .ok_or(PoolError::Overflow {
+                what: "padded input extent",
+            })?;
+        Ok((extent, padded))
+    }
+
+    /// Every window along this axis; the caller has checked that the window
+    /// fits the padded input.
+    fn resolve(&self, ceil_mode: bool) -> Result<AxisPlan, PoolError> {
+        let empty = |output_index| PoolError::EmptyWindow {
+            axis: self.axis,
+            output_index,
+            input: self.input,
+            padding: (self.pad_begin, self.pad_end),
+            dilation: self.dilation,
+        };
+        if self.input == 0 {
+            return Err(empty(0));
+        }
+        let (extent, padded) = self.extents()?;
+        let span = padded - extent;
+        let mut output = if ceil_mode {
+            span.div_ceil(self.stride) + 1
+        } else {
+            span / self.stride + 1
+        };
+        // PyTorch drops a last window that starts inside the end padding.
+        if ceil_mode && (output - 1) * self.stride >= self.input + self.pad_begin {
+            output -= 1;
+        }
+        let real_end = self.pad_begin + self.input;
+        let windows = (0..output)
+            .map(|o| {
+                // Padded coordinates: the input occupies pad_begin..real_end.
+                let begin = o * self.stride;
+                let first_tap = self.pad_begin.saturating_sub(begin).div_ceil(self.dilation);
+                let taps_before = |end: usize| {
+                    end.saturating_sub(begin)
+                        .div_ceil(self.dilation)
+                        .min(self.size)
+                };
+                let taps = taps_before(real_end).saturating_sub(first_tap);
+                if taps == 0 {
+                    return Err(empty(o));
+                }
+                Ok(AxisWindow {
+                    start: begin + first_tap * self.dilation - self.pad_begin,
+                    taps,
+                    padded_taps: taps_before(padded),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(AxisPlan {
+            input: self.input,
+            dilation: self.dilation,
+            windows,
+        })
+    }
+}
+
+/// One window along one axis: its real input cells are
+/// `start, start + dilation, ..., start + (taps - 1) * dilation`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AxisWindow {
+    /// First real input cell.
+    pub start: usize,
+    /// Number of real input cells, at least 1.
+    pub taps: usize,
+    /// Number of cells inside the padded input, padding included.
+    pub padded_taps: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AxisPlan {
+    pub input: usize,
+    pub dilation: usize,
+    pub windows: Vec<AxisWindow>,
+}
+
+impl AxisPlan {
+    /// The real input cells of window `w`.
+    pub fn cells(&self, w: &AxisWindow) -> std::iter::StepBy<std::ops::Range<usize>> {
+        (w.start..w.start + (w.taps - 1) * self.dilation + 1).step_by(self.dilation)
+    }
+}
+
+/// Every window of a plane, resolved once and shared by forward and backward.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Plan {
+    pub rows: AxisPlan,
+    pub cols: AxisPlan,
+}
+
+impl Plan {
+    pub fn out_height(&self) -> usize {
+        self.rows.windows.len()
+    }
+
+    pub fn out_width(&self) -> usize {
+        self.cols.windows.len()
+    }
+
+    pub fn in_width(&self) -> usize {
+        self.cols.input
+    }
+
+    /// The divisor of the mean window made of `row` and `col`.
+    pub fn divisor(row: &AxisWindow, col: &AxisWindow, divisor: MeanDivisor) -> usize {
+        match divisor {
+            MeanDivisor::PaddedWindow => row.padded_taps * col.padded_taps,
+            MeanDivisor::RealCells => row.taps * col.taps,
+            MeanDivisor::Fixed(d) => d.get(),
+        }
+    }
+}

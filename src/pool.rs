@@ -1,0 +1,323 @@
+//! The stateful layer: [`Pool2d`] remembers what backward needs and delegates
+//! to the stateless functions.
+
+use std::num::NonZeroUsize;
+
+use ndarray::{Array4, ArrayRef, Ix4};
+use num_traits::Float;
+
+use crate::geometry::{MeanDivisor, Padding, Size2d, Window2d};
+use crate::layout::shape4;
+use crate::{PoolError, max_pool2d, max_pool2d_backward, mean_pool2d, mean_pool2d_backward};
+
+/// What a pooling window computes.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray_pooling::{Pool2d, PoolError, PoolMode};
+///
+/// let pool = Pool2d::new(PoolMode::Mean, 2, 2)?;
+/// assert_eq!(pool.mode(), PoolMode::Mean);
+/// # Ok::<(), PoolError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum PoolMode {
+    /// The largest value of the window; forward records its argmax.
+    Max,
+    /// The mean of the window (see [`MeanDivisor`] for what it divides by).
+    Mean,
+}
+
+/// What the last forward left for backward.
+#[derive(Clone, Debug)]
+struct Tape {
+    input_shape: [usize; 4],
+    /// The argmax, for a max forward.
+    indices: Option<Array4<i64>>,
+}
+
+/// A 2-D pooling layer over NCHW arrays.
+///
+/// `forward` pools and remembers what `backward` needs: the input shape, and
+/// for max pooling the argmax of every window. The layer has no parameters;
+/// backward only passes deltas on. All arithmetic is done by the stateless
+/// functions ([`max_pool2d`], [`mean_pool2d`] and their backward
+/// counterparts), which a framework that keeps its own tape can call
+/// directly.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::{array, Array4};
+/// use ndarray_pooling::{Pool2d, PoolError, PoolMode};
+///
+/// let mut pool = Pool2d::new(PoolMode::Max, 2, 2)?;
+/// let x: Array4<f64> = array![[[[1., 3.], [4., 2.]]]];
+/// assert_eq!(pool.forward(&x)?, array![[[[4.]]]]);
+/// assert_eq!(pool.backward(&array![[[[5.]]]])?, array![[[[0., 0.], [5., 0.]]]]);
+/// # Ok::<(), PoolError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Pool2d {
+    mode: PoolMode,
+    window: Window2d,
+    divisor: MeanDivisor,
+    tape: Option<Tape>,
+}
+
+impl Pool2d {
+    /// A layer with window `size` moving by `stride`, no padding, no
+    /// dilation, floor mode; a `usize` means a square, `(height, width)`
+    /// a rectangle.
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::ZeroParameter`] if `size` or `stride` has a zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::{Pool2d, PoolError, PoolMode};
+    ///
+    /// let pool = Pool2d::new(PoolMode::Max, (3, 2), 1)?;
+    /// assert_eq!(pool.output_shape([1, 1, 5, 5])?, [1, 1, 3, 4]);
+    /// assert!(Pool2d::new(PoolMode::Max, 2, 0).is_err());
+    /// # Ok::<(), PoolError>(())
+    /// ```
+    pub fn new(
+        mode: PoolMode,
+        size: impl Into<Size2d>,
+        stride: impl Into<Size2d>,
+    ) -> Result<Self, PoolError> {
+        Pool2d::builder(mode).size(size).stride(stride).build()
+    }
+
+    /// A builder for every option; see [`Pool2dBuilder`].
+    pub fn builder(mode: PoolMode) -> Pool2dBuilder {
+        Pool2dBuilder {
+            mode,
+            size: Size2d::square(2),
+            stride: None,
+            padding: Padding::zero(),
+            dilation: Size2d::square(1),
+            ceil_mode: false,
+            count_include_pad: true,
+            divisor_override: None,
+        }
+    }
+
+    /// The layer's mode.
+    pub fn mode(&self) -> PoolMode {
+        self.mode
+    }
+
+    /// The layer's window geometry.
+    pub fn window(&self) -> &Window2d {
+        &self.window
+    }
+
+    /// What a mean window divides by (unused by max pooling).
+    pub fn divisor(&self) -> MeanDivisor {
+        self.divisor
+    }
+
+    /// The output shape for an NCHW input of shape `input`.
+    ///
+    /// # Errors
+    ///
+    /// The geometry errors of [`Window2d::output_shape`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::{Pool2d, PoolError, PoolMode};
+    ///
+    /// let pool = Pool2d::new(PoolMode::Max, 2, 2)?;
+    /// assert_eq!(pool.output_shape([32, 64, 112, 112])?, [32, 64, 56, 56]);
+    /// # Ok::<(), PoolError>(())
+    /// ```
+    pub fn output_shape(&self, input: [usize; 4]) -> Result<[usize; 4], PoolError> {
+        self.window.output_shape(input)
+    }
+
+    /// Pools `x`, any NCHW array of `f32` or `f64` (owned, a view, or
+    /// non-contiguous), and remembers what [`backward`](Self::backward)
+    /// needs. A failed forward leaves the layer as it was.
+    ///
+    /// # Errors
+    ///
+    /// The geometry errors of [`Window2d::output_shape`] for `x`'s shape.
+    pub fn forward<T: Float>(&mut self, x: &ArrayRef<T, Ix4>) -> Result<Array4<T>, PoolError> {
+        let input_shape = shape4(x);
+        let (output, indices) = match self.mode {
+            PoolMode::Max => {
+                let (output, indices) = max_pool2d(x, &self.window)?;
+                (output, Some(indices))
+            }
+            PoolMode::Mean => (mean_pool2d(x, &self.window, self.divisor)?, None),
+        };
+        self.tape = Some(Tape {
+            input_shape,
+            indices,
+        });
+        Ok(output)
+    }
+
+    /// The gradient with respect to the last forward's input, given `delta`,
+    /// the gradient with respect to its output.
+    ///
+    /// Max pooling sends each delta to its window's argmax; mean pooling
+    /// spreads it evenly over the window's real cells. Overlapping windows
+    /// accumulate.
+    ///
+    /// # Errors
+    ///
+    /// - [`PoolError::BackwardBeforeForward`] if no forward has run;
+    /// - [`PoolError::ShapeMismatch`] if `delta` is not shaped like the last
+    ///   forward's output.
+    pub fn backward<T: Float>(&self, delta: &ArrayRef<T, Ix4>) -> Result<Array4<T>, PoolError> {
+        let tape = self.tape.as_ref().ok_or(PoolError::BackwardBeforeForward)?;
+        match &tape.indices {
+            Some(indices) => max_pool2d_backward(delta, indices, tape.input_shape, &self.window),
+            None => mean_pool2d_backward(delta, tape.input_shape, &self.window, self.divisor),
+        }
+    }
+
+    /// The argmax of the last max forward, as PyTorch's
+    /// `max_pool2d(..., return_indices=True)` returns it: within each
+    /// `(n, c)` plane, the flat index `h * W + w` of the winning input cell.
+    /// `None` before a max forward, and for mean pooling.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// use ndarray_pooling::{Pool2d, PoolError, PoolMode};
+    ///
+    /// let mut pool = Pool2d::new(PoolMode::Max, 2, 1)?;
+    /// assert!(pool.indices().is_none());
+    /// pool.forward(&array![[[[1f32, 3., 2.], [4., 2., 0.]]]])?;
+    /// assert_eq!(pool.indices(), Some(array![[[[3, 1]]]]));
+    /// # Ok::<(), PoolError>(())
+    /// ```
+    pub fn indices(&self) -> Option<Array4<i64>> {
+        self.tape.as_ref()?.indices.clone()
+    }
+
+    /// The shape of the last forward's input, if any.
+    pub fn input_shape(&self) -> Option<[usize; 4]> {
+        self.tape.as_ref().map(|tape| tape.input_shape)
+    }
+}
+
+/// Builds a [`Pool2d`] with every option; made by [`Pool2d::builder`].
+///
+/// Defaults are PyTorch's: size 2x2 (the usual choice), stride equal to the
+/// size, no padding, dilation 1, floor mode, `count_include_pad = true`, no
+/// divisor override.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray_pooling::{MeanDivisor, Padding, Pool2d, PoolError, PoolMode};
+///
+/// let pool = Pool2d::builder(PoolMode::Mean)
+///     .size(3)
+///     .stride(2)
+///     .padding(Padding::new(1, 1, 0, 0))
+///     .count_include_pad(false)
+///     .build()?;
+/// assert_eq!(pool.divisor(), MeanDivisor::RealCells);
+/// assert_eq!(pool.output_shape([1, 1, 7, 7])?, [1, 1, 4, 3]);
+/// # Ok::<(), PoolError>(())
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Pool2dBuilder {
+    mode: PoolMode,
+    size: Size2d,
+    stride: Option<Size2d>,
+    padding: Padding,
+    dilation: Size2d,
+    ceil_mode: bool,
+    count_include_pad: bool,
+    divisor_override: Option<usize>,
+}
+
+impl Pool2dBuilder {
+    /// Window size: a `usize` (square) or `(height, width)`.
+    pub fn size(mut self, size: impl Into<Size2d>) -> Self {
+        self.size = size.into();
+        self
+    }
+
+    /// Step between windows: a `usize` or `(height, width)`; defaults to the
+    /// size.
+    pub fn stride(mut self, stride: impl Into<Size2d>) -> Self {
+        self.stride = Some(stride.into());
+        self
+    }
+
+    /// Implicit padding: a `usize`, `(height, width)`, or
+    /// [`Padding::new(top, bottom, left, right)`](Padding::new).
+    pub fn padding(mut self, padding: impl Into<Padding>) -> Self {
+        self.padding = padding.into();
+        self
+    }
+
+    /// Spacing between the window's cells: a `usize` or `(height, width)`.
+    pub fn dilation(mut self, dilation: impl Into<Size2d>) -> Self {
+        self.dilation = dilation.into();
+        self
+    }
+
+    /// Round the output size up instead of down.
+    pub fn ceil_mode(mut self, ceil_mode: bool) -> Self {
+        self.ceil_mode = ceil_mode;
+        self
+    }
+
+    /// Whether a mean's divisor counts padding cells (default `true`).
+    pub fn count_include_pad(mut self, count_include_pad: bool) -> Self {
+        self.count_include_pad = count_include_pad;
+        self
+    }
+
+    /// Divide every mean window by `divisor` instead.
+    pub fn divisor_override(mut self, divisor: usize) -> Self {
+        self.divisor_override = Some(divisor);
+        self
+    }
+
+    /// The layer.
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::ZeroParameter`] for a zero size, stride or dilation;
+    /// [`PoolError::ZeroDivisor`] for a zero divisor override.
+    pub fn build(self) -> Result<Pool2d, PoolError> {
+        let window = Window2d {
+            size: self.size,
+            stride: self.stride.unwrap_or(self.size),
+            padding: self.padding,
+            dilation: self.dilation,
+            ceil_mode: self.ceil_mode,
+        };
+        window.validate()?;
+        let divisor = match (self.divisor_override, self.count_include_pad) {
+            (Some(divisor), _) => {
+                MeanDivisor::Fixed(NonZeroUsize::new(divisor).ok_or(PoolError::ZeroDivisor)?)
+            }
+            (None, true) => MeanDivisor::PaddedWindow,
+            (None, false) => MeanDivisor::RealCells,
+        };
+        Ok(Pool2d {
+            mode: self.mode,
+            window,
+            divisor,
+            tape: None,
+        })
+    }
+}
