@@ -1,0 +1,224 @@
+//! The crate against the naive reference over random shapes, geometry,
+//! element types and layouts.
+
+mod common;
+
+use std::num::NonZeroUsize;
+
+use ndarray::{Array4, ArrayView4, s};
+use ndarray_pooling::{
+    MeanDivisor, Padding, PoolError, Window2d, max_pool2d, max_pool2d_backward, mean_pool2d,
+    mean_pool2d_backward,
+};
+use num_traits::Float;
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+struct Case {
+    shape: [usize; 4],
+    window: Window2d,
+    divisor: MeanDivisor,
+    /// 0: standard layout; 1: every other column of a wider array;
+    /// 2: axes permuted from an NHWC array.
+    layout: usize,
+    /// Seeds the input's values; multiples of 0.25 from a small range, so
+    /// ties are common; some are NaN or infinite.
+    values: Vec<i8>,
+    special: bool,
+    deltas: Vec<i8>,
+}
+
+fn geometry() -> impl Strategy<Value = (Window2d, MeanDivisor)> {
+    (
+        (1usize..5, 1usize..5),
+        (1usize..4, 1usize..4),
+        (0usize..3, 0usize..3, 0usize..3, 0usize..3),
+        (dilation(), dilation()),
+        any::<bool>(),
+        0usize..4,
+    )
+        .prop_map(|(size, stride, (t, b, l, r), dilation, ceil, divisor)| {
+            let window = Window2d::new(size, stride)
+                .with_padding(Padding::new(t, b, l, r))
+                .with_dilation(dilation)
+                .with_ceil_mode(ceil);
+            let divisor = match divisor {
+                0 => MeanDivisor::PaddedWindow,
+                1 => MeanDivisor::RealCells,
+                d => MeanDivisor::Fixed(NonZeroUsize::new(d + 1).unwrap()),
+            };
+            (window, divisor)
+        })
+}
+
+fn dilation() -> impl Strategy<Value = usize> {
+    prop_oneof![3 => Just(1usize), 1 => 2usize..4]
+}
+
+/// Batch and channel counts, zero now and then.
+fn count() -> impl Strategy<Value = usize> {
+    prop_oneof![1 => Just(0usize), 8 => 1usize..4]
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        (count(), count(), 1usize..14, 1usize..14),
+        geometry(),
+        0usize..3,
+        any::<bool>(),
+    )
+        .prop_flat_map(|((n, c, h, w), (window, divisor), layout, special)| {
+            let len = n * c * h * w;
+            (
+                proptest::collection::vec(any::<i8>(), len),
+                proptest::collection::vec(any::<i8>(), len * 4),
+            )
+                .prop_map(move |(values, deltas)| Case {
+                    shape: [n, c, h, w],
+                    window,
+                    divisor,
+                    layout,
+                    values,
+                    special,
+                    deltas,
+                })
+        })
+}
+
+fn value<T: Float>(seed: i8, special: bool) -> T {
+    match seed {
+        120.. if special => T::nan(),
+        110..120 if special => T::infinity(),
+        100..110 if special => T::neg_infinity(),
+        _ => T::from(seed % 12).unwrap() / T::from(4).unwrap(),
+    }
+}
+
+/// The input of `case` laid out as the case asks; always the same values.
+fn input<T: Float>(case: &Case) -> Array4<T> {
+    let [n, c, h, w] = case.shape;
+    let values: Vec<T> = case
+        .values
+        .iter()
+        .map(|&v| value(v, case.special))
+        .collect();
+    Array4::from_shape_vec((n, c, h, w), values).unwrap()
+}
+
+fn with_layout<T: Float>(x: &Array4<T>, layout: usize, f: impl FnOnce(ArrayView4<T>)) {
+    let (n, c, h, w) = x.dim();
+    match layout {
+        0 => f(x.view()),
+        1 => {
+            let mut wide = Array4::from_elem((n, c, h, 2 * w), T::nan());
+            wide.slice_mut(s![.., .., .., ..;2]).assign(x);
+            f(wide.slice(s![.., .., .., ..;2]))
+        }
+        _ => {
+            let mut nhwc = Array4::zeros((n, h, w, c));
+            nhwc.view_mut().permuted_axes([0, 3, 1, 2]).assign(x);
+            f(nhwc.view().permuted_axes([0, 3, 1, 2]))
+        }
+    }
+}
+
+fn deltas<T: Float>(case: &Case, shape: &[usize]) -> Array4<T> {
+    let len: usize = shape.iter().product();
+    let values = (0..len).map(|i| value(case.deltas[i % case.deltas.len().max(1)], false));
+    Array4::from_shape_vec((shape[0], shape[1], shape[2], shape[3]), values.collect()).unwrap()
+}
+
+fn is_geometry_error(e: &PoolError) -> bool {
+    matches!(
+        e,
+        PoolError::WindowTooLarge { .. } | PoolError::EmptyWindow { .. }
+    )
+}
+
+fn check_max<T: Float + std::fmt::Debug>(case: &Case) -> Result<(), TestCaseError> {
+    let x = input::<T>(case);
+    let expected = common::max_forward(x.view(), &case.window);
+    let mut result = Ok(());
+    with_layout(&x, case.layout, |view| {
+        result = (|| {
+            let got = max_pool2d(&view, &case.window);
+            match (&expected, got) {
+                (None, Err(e)) => prop_assert!(is_geometry_error(&e), "{e}"),
+                (None, Ok(_)) => prop_assert!(false, "accepted a geometry the reference rejects"),
+                (Some(_), Err(e)) => prop_assert!(false, "rejected a valid geometry: {e}"),
+                (Some((y, idx)), Ok((got_y, got_idx))) => {
+                    prop_assert!(common::same(y, &got_y), "forward {y:?} vs {got_y:?}");
+                    prop_assert_eq!(idx, &got_idx);
+                    let delta = deltas::<T>(case, got_y.shape());
+                    let dx = max_pool2d_backward(&delta, &got_idx, case.shape, &case.window)
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    let want = common::max_backward(delta.view(), idx.view(), case.shape);
+                    prop_assert!(common::same(&want, &dx), "backward {want:?} vs {dx:?}");
+                }
+            }
+            Ok(())
+        })();
+    });
+    result
+}
+
+fn check_mean<T: Float + std::fmt::Debug>(case: &Case) -> Result<(), TestCaseError> {
+    let x = input::<T>(case);
+    let expected = common::mean_forward(x.view(), &case.window, case.divisor);
+    let mut result = Ok(());
+    with_layout(&x, case.layout, |view| {
+        result = (|| {
+            let got = mean_pool2d(&view, &case.window, case.divisor);
+            match (&expected, got) {
+                (None, Err(e)) => prop_assert!(is_geometry_error(&e), "{e}"),
+                (None, Ok(_)) => prop_assert!(false, "accepted a geometry the reference rejects"),
+                (Some(_), Err(e)) => prop_assert!(false, "rejected a valid geometry: {e}"),
+                (Some(y), Ok(got_y)) => {
+                    prop_assert!(common::same(y, &got_y), "forward {y:?} vs {got_y:?}");
+                    let delta = deltas::<T>(case, got_y.shape());
+                    let dx = mean_pool2d_backward(&delta, case.shape, &case.window, case.divisor)
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    let want =
+                        common::mean_backward(delta.view(), case.shape, &case.window, case.divisor);
+                    prop_assert!(common::same(&want, &dx), "backward {want:?} vs {dx:?}");
+                }
+            }
+            Ok(())
+        })();
+    });
+    result
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn max_matches_reference_f32(case in case()) {
+        check_max::<f32>(&case)?;
+    }
+
+    #[test]
+    fn max_matches_reference_f64(case in case()) {
+        check_max::<f64>(&case)?;
+    }
+
+    #[test]
+    fn mean_matches_reference_f32(case in case()) {
+        check_mean::<f32>(&case)?;
+    }
+
+    #[test]
+    fn mean_matches_reference_f64(case in case()) {
+        check_mean::<f64>(&case)?;
+    }
+
+    #[test]
+    fn output_shape_matches_forward(case in case()) {
+        let x = input::<f32>(&case);
+        match (case.window.output_shape(case.shape), mean_pool2d(&x, &case.window, case.divisor)) {
+            (Ok(shape), Ok(y)) => prop_assert_eq!(&shape[..], y.shape()),
+            (Err(a), Err(b)) => prop_assert_eq!(a, b),
+            (a, b) => prop_assert!(false, "output_shape {a:?} but forward {:?}", b.map(|y| y.dim())),
+        }
+    }
+}

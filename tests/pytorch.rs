@@ -1,0 +1,222 @@
+//! The crate against PyTorch's `max_pool2d` / `avg_pool2d` on the fixtures
+//! that `tests/fixtures/generate_pytorch.py` wrote.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+
+use approx::assert_relative_eq;
+use ndarray::Array4;
+use ndarray_pooling::{
+    MeanDivisor, Padding, PoolError, Window2d, max_pool2d, max_pool2d_backward, mean_pool2d,
+    mean_pool2d_backward,
+};
+use num_traits::Float;
+
+const FIXTURES: &str = include_str!("fixtures/pytorch.txt");
+
+struct Case {
+    name: String,
+    fields: HashMap<String, Vec<String>>,
+}
+
+impl Case {
+    fn words(&self, key: &str) -> &[String] {
+        self.fields
+            .get(key)
+            .unwrap_or_else(|| panic!("case {} lacks {key}", self.name))
+    }
+
+    fn word(&self, key: &str) -> &str {
+        &self.words(key)[0]
+    }
+
+    fn usizes(&self, key: &str) -> Vec<usize> {
+        self.words(key).iter().map(|w| w.parse().unwrap()).collect()
+    }
+
+    fn shape(&self, key: &str) -> [usize; 4] {
+        self.usizes(key).try_into().unwrap()
+    }
+
+    fn array<T: Float>(&self, key: &str, shape: [usize; 4]) -> Array4<T> {
+        let values = self
+            .words(key)
+            .iter()
+            .map(|w| T::from(w.parse::<f64>().unwrap()).unwrap());
+        Array4::from_shape_vec(shape, values.collect()).unwrap()
+    }
+
+    fn indices(&self, shape: [usize; 4]) -> Array4<i64> {
+        let values = self.words("indices").iter().map(|w| w.parse().unwrap());
+        Array4::from_shape_vec(shape, values.collect()).unwrap()
+    }
+
+    fn window(&self) -> Window2d {
+        let [size_h, size_w] = self.usizes("size")[..] else {
+            panic!()
+        };
+        let [stride_h, stride_w] = self.usizes("stride")[..] else {
+            panic!()
+        };
+        let [top, bottom, left, right] = self.usizes("padding")[..] else {
+            panic!()
+        };
+        let [dilation_h, dilation_w] = self.usizes("dilation")[..] else {
+            panic!()
+        };
+        Window2d::new((size_h, size_w), (stride_h, stride_w))
+            .with_padding(Padding::new(top, bottom, left, right))
+            .with_dilation((dilation_h, dilation_w))
+            .with_ceil_mode(self.word("ceil") == "1")
+    }
+
+    fn divisor(&self) -> MeanDivisor {
+        match (self.usizes("divisor")[0], self.word("count_include_pad")) {
+            (0, "1") => MeanDivisor::PaddedWindow,
+            (0, _) => MeanDivisor::RealCells,
+            (d, _) => MeanDivisor::Fixed(NonZeroUsize::new(d).unwrap()),
+        }
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    let mut current: Option<Case> = None;
+    for line in FIXTURES.lines().filter(|l| !l.starts_with('#')) {
+        let mut words = line.split_whitespace();
+        let key = words.next().unwrap_or_default();
+        match key {
+            "case" => {
+                current = Some(Case {
+                    name: words.next().unwrap().to_string(),
+                    fields: HashMap::new(),
+                })
+            }
+            "end" => cases.push(current.take().unwrap()),
+            _ => {
+                let case = current.as_mut().unwrap();
+                case.fields
+                    .insert(key.to_string(), words.map(String::from).collect());
+            }
+        }
+    }
+    cases
+}
+
+fn same<T: Float>(a: &Array4<T>, b: &Array4<T>) -> bool {
+    a.shape() == b.shape()
+        && a.iter()
+            .zip(b)
+            .all(|(&x, &y)| x == y || (x.is_nan() && y.is_nan()))
+}
+
+fn check_max<T: Float + std::fmt::Debug>(case: &Case) {
+    let input = case.shape("input");
+    let output = case.shape("output");
+    let window = case.window();
+    let x = case.array::<T>("x", input);
+    let (y, indices) = max_pool2d(&x, &window).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+    assert!(
+        same(&y, &case.array("y", output)),
+        "{}: forward {y:?}",
+        case.name
+    );
+    assert_eq!(indices, case.indices(output), "{}: indices", case.name);
+    let delta = case.array::<T>("delta", output);
+    let dx = max_pool2d_backward(&delta, &indices, input, &window).unwrap();
+    assert!(
+        same(&dx, &case.array("dx", input)),
+        "{}: backward {dx:?}",
+        case.name
+    );
+}
+
+fn check_mean<T: Float + std::fmt::Debug + approx::RelativeEq<Epsilon = T>>(
+    case: &Case,
+    epsilon: T,
+) {
+    let input = case.shape("input");
+    let output = case.shape("output");
+    let window = case.window();
+    let x = case.array::<T>("x", input);
+    let y =
+        mean_pool2d(&x, &window, case.divisor()).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+    let want = case.array::<T>("y", output);
+    assert_eq!(y.shape(), want.shape(), "{}", case.name);
+    for (a, b) in y.iter().zip(&want) {
+        assert_relative_eq!(*a, *b, epsilon = epsilon, max_relative = epsilon);
+    }
+    let delta = case.array::<T>("delta", output);
+    let dx = mean_pool2d_backward(&delta, input, &window, case.divisor()).unwrap();
+    for (a, b) in dx.iter().zip(&case.array::<T>("dx", input)) {
+        assert_relative_eq!(*a, *b, epsilon = epsilon, max_relative = epsilon);
+    }
+}
+
+#[test]
+fn every_fixture_case_matches_pytorch() {
+    let cases = cases();
+    let (mut max, mut mean, mut reject) = (0, 0, 0);
+    for case in &cases {
+        match case.word("mode") {
+            "max" => {
+                check_max::<f32>(case);
+                check_max::<f64>(case);
+                max += 1;
+            }
+            "mean" => {
+                check_mean::<f32>(case, 1e-6);
+                check_mean::<f64>(case, 1e-12);
+                mean += 1;
+            }
+            "reject" => reject += 1,
+            other => panic!("unknown mode {other}"),
+        }
+    }
+    println!("{max} max, {mean} mean and {reject} rejected fixture cases match PyTorch");
+    assert!(
+        max >= 80 && mean >= 80 && reject == 1,
+        "too few cases: {max} max, {mean} mean"
+    );
+}
+
+#[test]
+fn fixtures_cover_ties_nan_and_overlap() {
+    let cases = cases();
+    let has = |pred: &dyn Fn(&Case) -> bool| cases.iter().any(pred);
+    assert!(has(&|c| c.words("x").iter().any(|w| w == "nan")));
+    assert!(has(&|c| c.name == "ties_all_equal"));
+    assert!(has(&|c| c.word("ceil") == "1" && c.word("mode") == "mean"));
+    assert!(has(&|c| c.usizes("dilation").iter().any(|&d| d > 1)));
+    assert!(has(&|c| c.usizes("stride")[0] < c.usizes("size")[0]));
+}
+
+/// PyTorch accepts this geometry, returns −∞ with indices outside the
+/// plane, and its backward would write out of bounds; we reject it.
+#[test]
+fn pytorch_out_of_bounds_geometry_is_rejected() {
+    let case = cases()
+        .into_iter()
+        .find(|c| c.word("mode") == "reject")
+        .unwrap();
+    let input = case.shape("input");
+    let plane_len = input[2] * input[3];
+    let torch_indices = case.usizes("indices");
+    assert!(
+        torch_indices.iter().all(|&i| i >= plane_len),
+        "PyTorch's indices: {torch_indices:?}"
+    );
+    assert!(case.words("y").iter().all(|w| w == "-inf"));
+    let x = case.array::<f32>("x", input);
+    let err = max_pool2d(&x, &case.window()).unwrap_err();
+    assert_eq!(
+        err,
+        PoolError::EmptyWindow {
+            axis: "height",
+            output_index: 0,
+            input: 2,
+            padding: (1, 1),
+            dilation: 3
+        }
+    );
+}
