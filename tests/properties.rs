@@ -222,3 +222,92 @@ proptest! {
         }
     }
 }
+
+/// Distinct values, so that every window has one strict maximum and a small
+/// step never changes the argmax.
+fn distinct(case: &Case) -> Array4<f64> {
+    let [n, c, h, w] = case.shape;
+    let len = n * c * h * w;
+    let mut order: Vec<usize> = (0..len).collect();
+    for (i, &seed) in case.values.iter().enumerate() {
+        order.swap(i, (seed as u8 as usize * 31 + i * 7) % len.max(1));
+    }
+    Array4::from_shape_vec(
+        (n, c, h, w),
+        order.iter().map(|&v| v as f64 * 0.5 - 10.).collect(),
+    )
+    .unwrap()
+}
+
+fn dot(a: &Array4<f64>, b: &Array4<f64>) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn max_backward_conserves_the_sum_of_deltas(case in case()) {
+        let x = input::<f64>(&case);
+        if let Ok((y, idx)) = max_pool2d(&x, &case.window) {
+            let delta = deltas::<f64>(&case, y.shape());
+            let dx = max_pool2d_backward(&delta, &idx, case.shape, &case.window).unwrap();
+            // quarters add exactly in f64
+            prop_assert_eq!(dx.sum(), delta.sum());
+        }
+    }
+
+    #[test]
+    fn every_index_points_at_its_output(case in case()) {
+        let x = input::<f32>(&case);
+        if let Ok((y, idx)) = max_pool2d(&x, &case.window) {
+            let w = case.shape[3];
+            for ((n, c, i, j), &k) in idx.indexed_iter() {
+                let v = x[[n, c, k as usize / w, k as usize % w]];
+                let out = y[[n, c, i, j]];
+                prop_assert!(v == out || (v.is_nan() && out.is_nan()), "{v} vs {out}");
+            }
+        }
+    }
+
+    #[test]
+    fn mean_forward_and_backward_are_adjoint(case in case()) {
+        let x = distinct(&case);
+        if let Ok(y) = mean_pool2d(&x, &case.window, case.divisor) {
+            let g = deltas::<f64>(&case, y.shape());
+            let dx = mean_pool2d_backward(&g, case.shape, &case.window, case.divisor).unwrap();
+            let (lhs, rhs) = (dot(&y, &g), dot(&x, &dx));
+            prop_assert!((lhs - rhs).abs() <= 1e-9 * (1. + lhs.abs()), "{lhs} vs {rhs}");
+        }
+    }
+
+    #[test]
+    fn gradients_match_finite_differences(case in case(), max in any::<bool>()) {
+        let x = distinct(&case);
+        let forward = |x: &Array4<f64>| {
+            if max {
+                max_pool2d(x, &case.window).map(|(y, _)| y)
+            } else {
+                mean_pool2d(x, &case.window, case.divisor)
+            }
+        };
+        if let Ok(y) = forward(&x) {
+            let g = deltas::<f64>(&case, y.shape());
+            let dx = if max {
+                let (_, idx) = max_pool2d(&x, &case.window).unwrap();
+                max_pool2d_backward(&g, &idx, case.shape, &case.window).unwrap()
+            } else {
+                mean_pool2d_backward(&g, case.shape, &case.window, case.divisor).unwrap()
+            };
+            let loss = |x: &Array4<f64>| dot(&forward(x).unwrap(), &g);
+            let step = 1e-3;
+            for (cell, &analytic) in dx.indexed_iter() {
+                let (mut up, mut down) = (x.clone(), x.clone());
+                up[cell] += step;
+                down[cell] -= step;
+                let numeric = (loss(&up) - loss(&down)) / (2. * step);
+                prop_assert!((numeric - analytic).abs() < 1e-6, "{cell:?}: {numeric} vs {analytic}");
+            }
+        }
+    }
+}
