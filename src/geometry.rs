@@ -404,6 +404,8 @@ impl AxisSpec {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(AxisPlan {
             input: self.input,
+            size: self.size,
+            stride: self.stride,
             dilation: self.dilation,
             windows,
         })
@@ -425,11 +427,36 @@ pub(crate) struct AxisWindow {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct AxisPlan {
     pub input: usize,
+    pub size: usize,
+    pub stride: usize,
     pub dilation: usize,
     pub windows: Vec<AxisWindow>,
 }
 
 impl AxisPlan {
+    /// The windows that hold all `size` cells: a contiguous run, in which
+    /// window `o` starts at `windows[start].start + (o - start) * stride`.
+    pub fn interior(&self) -> std::ops::Range<usize> {
+        let full = |w: &AxisWindow| w.taps == self.size;
+        match self.windows.iter().position(full) {
+            Some(start) => {
+                let len = self.windows[start..].iter().take_while(|w| full(w)).count();
+                start..start + len
+            }
+            None => 0..0,
+        }
+    }
+
+    /// Whether no input cell lies in two windows.
+    pub fn disjoint(&self) -> bool {
+        self.dilation == 1 && self.stride >= self.size
+    }
+
+    /// The last real input cell of window `w`.
+    pub fn last_cell(&self, w: &AxisWindow) -> usize {
+        w.start + (w.taps - 1) * self.dilation
+    }
+
     /// The real input cells of window `w`.
     pub fn cells(&self, w: &AxisWindow) -> std::iter::StepBy<std::ops::Range<usize>> {
         (w.start..w.start + (w.taps - 1) * self.dilation + 1).step_by(self.dilation)
@@ -444,12 +471,31 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// The plan of no windows at all.
+    pub fn empty() -> Self {
+        let axis = AxisPlan {
+            input: 0,
+            size: 1,
+            stride: 1,
+            dilation: 1,
+            windows: Vec::new(),
+        };
+        Plan {
+            rows: axis.clone(),
+            cols: axis,
+        }
+    }
+
     pub fn out_height(&self) -> usize {
         self.rows.windows.len()
     }
 
     pub fn out_width(&self) -> usize {
         self.cols.windows.len()
+    }
+
+    pub fn in_height(&self) -> usize {
+        self.rows.input
     }
 
     pub fn in_width(&self) -> usize {

@@ -1,6 +1,6 @@
 //! NCHW shapes and access to `(n, c)` planes as contiguous slices.
 
-use ndarray::{Array4, ArrayRef, ArrayView2, Ix4};
+use ndarray::{Array4, ArrayRef, ArrayView2, Axis, Ix4};
 
 use crate::PoolError;
 
@@ -41,15 +41,6 @@ pub(crate) fn plane_slice<'a, T: Copy>(
     }
 }
 
-/// Calls `f` with every `(n, c)` plane of `x`, in the order of a standard
-/// layout, as a row-major slice.
-pub(crate) fn for_each_plane<T: Copy>(x: &ArrayRef<T, Ix4>, mut f: impl FnMut(&[T])) {
-    let mut scratch = Vec::new();
-    for plane in planes(x) {
-        f(plane_slice(plane, &mut scratch));
-    }
-}
-
 /// Every `(n, c)` plane of `x`, in the order of a standard layout.
 pub(crate) fn planes<T>(x: &ArrayRef<T, Ix4>) -> impl Iterator<Item = ArrayView2<'_, T>> {
     x.outer_iter().flat_map(|image| image.into_outer_iter())
@@ -59,4 +50,35 @@ pub(crate) fn planes<T>(x: &ArrayRef<T, Ix4>) -> impl Iterator<Item = ArrayView2
 pub(crate) fn standard_slice_mut<T>(a: &mut Array4<T>) -> &mut [T] {
     a.as_slice_mut()
         .expect("arrays allocated by this crate are in standard layout")
+}
+
+/// Cells in one `(n, c)` plane.
+pub(crate) fn plane_len(shape: [usize; 4]) -> usize {
+    shape[2] * shape[3]
+}
+
+/// Plane `plane` (counting `n * channels + c`) of `x`.
+pub(crate) fn plane_view<T>(
+    x: &ArrayRef<T, Ix4>,
+    plane: usize,
+    channels: usize,
+) -> ArrayView2<'_, T> {
+    x.index_axis(Axis(0), plane / channels)
+        .index_axis_move(Axis(0), plane % channels)
+}
+
+/// Runs `f` on `out` as a row-major slice: directly when `out` is in standard
+/// layout, else through a temporary that is then copied into `out`.
+pub(crate) fn with_standard_layout<T: Copy + num_traits::Zero>(
+    out: &mut ArrayRef<T, Ix4>,
+    f: impl FnOnce(&mut [T]),
+) {
+    match out.as_slice_mut() {
+        Some(slice) => f(slice),
+        None => {
+            let mut temporary = Array4::zeros(out.raw_dim());
+            f(standard_slice_mut(&mut temporary));
+            out.assign(&temporary);
+        }
+    }
 }

@@ -2,15 +2,22 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod argmax;
 mod error;
 mod geometry;
 mod layout;
 mod max;
 mod mean;
+mod parallel;
 mod pool;
 
+pub use argmax::Argmax;
 pub use error::PoolError;
 pub use geometry::{MeanDivisor, Padding, Size2d, Window2d};
-pub use max::{max_pool2d, max_pool2d_backward};
-pub use mean::{mean_pool2d, mean_pool2d_backward};
+pub use max::{
+    max_pool2d, max_pool2d_argmax, max_pool2d_backward, max_pool2d_backward_argmax,
+    max_pool2d_backward_argmax_into, max_pool2d_into, max_pool2d_without_indices,
+    max_pool2d_without_indices_into,
+};
+pub use mean::{mean_pool2d, mean_pool2d_backward, mean_pool2d_backward_into, mean_pool2d_into};
 pub use pool::{Pool2d, Pool2dBuilder, PoolMode};

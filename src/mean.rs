@@ -1,12 +1,15 @@
 //! Mean (average) pooling: forward, and backward that spreads each delta
 //! evenly over its window.
 
+use std::ops::Range;
+
 use ndarray::{Array4, ArrayRef, Ix4};
 use num_traits::Float;
 
 use crate::PoolError;
-use crate::geometry::{MeanDivisor, Plan, Window2d, output_shape};
-use crate::layout::{check_shape, for_each_plane, shape4, standard_slice_mut};
+use crate::geometry::{AxisPlan, AxisWindow, MeanDivisor, Plan, Window2d, output_shape};
+use crate::layout::{check_shape, plane_slice, plane_view, shape4, with_standard_layout};
+use crate::parallel::{Task, for_each_band};
 
 /// Mean pooling forward: the sum of every window's real input cells divided
 /// by the window's divisor (see [`MeanDivisor`]).
@@ -36,23 +39,71 @@ use crate::layout::{check_shape, for_each_plane, shape4, standard_slice_mut};
 /// assert_eq!(y[[0, 0, 0, 0]], 1.);
 /// # Ok::<(), PoolError>(())
 /// ```
-pub fn mean_pool2d<T: Float>(
+pub fn mean_pool2d<T: Float + Send + Sync>(
     x: &ArrayRef<T, Ix4>,
     window: &Window2d,
     divisor: MeanDivisor,
 ) -> Result<Array4<T>, PoolError> {
+    let shape = window.output_shape(shape4(x))?;
+    let mut output = Array4::zeros(shape);
+    mean_pool2d_into(x, window, divisor, &mut output)?;
+    Ok(output)
+}
+
+/// [`mean_pool2d`] into `out`, which must have the output shape.
+///
+/// # Errors
+///
+/// Every geometry error of [`Window2d::output_shape`], and
+/// [`PoolError::ShapeMismatch`] if `out` has another shape.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::Array4;
+/// use ndarray_pooling::{mean_pool2d_into, MeanDivisor, PoolError, Window2d};
+///
+/// let mut out = Array4::<f32>::zeros((2, 3, 4, 4));
+/// let x = Array4::from_elem((2, 3, 8, 8), 3f32);
+/// mean_pool2d_into(&x, &Window2d::new(2, 2), MeanDivisor::default(), &mut out)?;
+/// assert_eq!(out, Array4::from_elem((2, 3, 4, 4), 3.));
+/// # Ok::<(), PoolError>(())
+/// ```
+pub fn mean_pool2d_into<T: Float + Send + Sync>(
+    x: &ArrayRef<T, Ix4>,
+    window: &Window2d,
+    divisor: MeanDivisor,
+    out: &mut ArrayRef<T, Ix4>,
+) -> Result<(), PoolError> {
     let input_shape = shape4(x);
     let plan = window.plan(input_shape[2], input_shape[3])?;
     let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
-    let mut output = Array4::zeros(shape);
-    let plane_len = plan.out_height() * plan.out_width();
-    let mut out_planes = standard_slice_mut(&mut output).chunks_exact_mut(plane_len);
-    for_each_plane(x, |input| {
-        if let Some(out) = out_planes.next() {
-            mean_plane(&plan, divisor, input, out);
-        }
+    check_shape("output", out, shape)?;
+    let channels = input_shape[1];
+    let planes = input_shape[0] * channels;
+    with_standard_layout(out, |out| {
+        let none: &mut [u8] = &mut [];
+        for_each_band(
+            out,
+            none,
+            planes,
+            plan.out_height(),
+            x.len(),
+            true,
+            |task| {
+                let Task {
+                    plane,
+                    rows,
+                    first: out,
+                    ..
+                } = task;
+                let mut scratch = Vec::new();
+                let input = plane_slice(plane_view(x, plane, channels), &mut scratch);
+                forward_band(&plan, divisor, input, rows, out);
+            },
+        );
     });
-    Ok(output)
+    Ok(())
 }
 
 /// Mean pooling backward: each window's delta, divided by the window's
@@ -88,66 +139,244 @@ pub fn mean_pool2d<T: Float>(
 /// );
 /// # Ok::<(), PoolError>(())
 /// ```
-pub fn mean_pool2d_backward<T: Float>(
+pub fn mean_pool2d_backward<T: Float + Send + Sync>(
     delta: &ArrayRef<T, Ix4>,
     input_shape: [usize; 4],
     window: &Window2d,
     divisor: MeanDivisor,
 ) -> Result<Array4<T>, PoolError> {
+    window.output_shape(input_shape)?;
+    let mut grad = Array4::zeros(input_shape);
+    mean_pool2d_backward_into(delta, window, divisor, &mut grad)?;
+    Ok(grad)
+}
+
+/// [`mean_pool2d_backward`] into `grad`, whose shape is the forward's input
+/// shape; every cell of `grad` is overwritten.
+///
+/// # Errors
+///
+/// Every geometry error of [`Window2d::output_shape`] for `grad`'s shape, and
+/// [`PoolError::ShapeMismatch`] if `delta` is not shaped like the forward's
+/// output.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::Array4;
+/// use ndarray_pooling::{mean_pool2d_backward_into, MeanDivisor, PoolError, Window2d};
+///
+/// let mut grad = Array4::from_elem((1, 1, 4, 4), 9f64); // overwritten
+/// let delta = Array4::from_elem((1, 1, 2, 2), 4.);
+/// mean_pool2d_backward_into(&delta, &Window2d::new(2, 2), MeanDivisor::default(), &mut grad)?;
+/// assert_eq!(grad, Array4::ones((1, 1, 4, 4)));
+/// # Ok::<(), PoolError>(())
+/// ```
+pub fn mean_pool2d_backward_into<T: Float + Send + Sync>(
+    delta: &ArrayRef<T, Ix4>,
+    window: &Window2d,
+    divisor: MeanDivisor,
+    grad: &mut ArrayRef<T, Ix4>,
+) -> Result<(), PoolError> {
+    let input_shape = shape4(grad);
     let plan = window.plan(input_shape[2], input_shape[3])?;
     let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
     check_shape("delta", delta, shape)?;
-    let mut grad = Array4::zeros(input_shape);
-    let plane_len = input_shape[2] * input_shape[3];
-    let mut grad_planes = standard_slice_mut(&mut grad).chunks_exact_mut(plane_len);
-    for_each_plane(delta, |delta| {
-        if let Some(grad) = grad_planes.next() {
-            mean_backward_plane(&plan, divisor, delta, grad);
-        }
+    let channels = input_shape[1];
+    let planes = input_shape[0] * channels;
+    let elements = grad.len();
+    with_standard_layout(grad, |grad| {
+        let none: &mut [u8] = &mut [];
+        // By planes only: bands of input rows would share overlapping windows.
+        for_each_band(
+            grad,
+            none,
+            planes,
+            plan.in_height(),
+            elements,
+            false,
+            |task| {
+                let mut scratch = Vec::new();
+                let delta = plane_slice(plane_view(delta, task.plane, channels), &mut scratch);
+                if plan.rows.disjoint() && plan.cols.disjoint() {
+                    backward_disjoint(&plan, divisor, delta, task.first);
+                } else {
+                    backward_overlapping(&plan, divisor, delta, task.first);
+                }
+            },
+        );
     });
-    Ok(grad)
+    Ok(())
 }
 
 fn to_float<T: Float>(n: usize) -> T {
     T::from(n).unwrap_or_else(T::infinity)
 }
 
-/// Mean of every window of one plane.
-fn mean_plane<T: Float>(plan: &Plan, divisor: MeanDivisor, input: &[T], out: &mut [T]) {
-    let width = plan.in_width();
-    let out_width = plan.out_width();
-    for (row_window, out_row) in plan
-        .rows
-        .windows
+/// The divisors of one output row, recomputed only when the row window
+/// changes what they depend on.
+struct RowDivisors<T> {
+    key: Option<(usize, usize)>,
+    values: Vec<T>,
+}
+
+impl<T: Float> RowDivisors<T> {
+    fn new() -> Self {
+        RowDivisors {
+            key: None,
+            values: Vec::new(),
+        }
+    }
+
+    fn get(&mut self, plan: &Plan, row: &AxisWindow, divisor: MeanDivisor) -> &[T] {
+        let key = (row.taps, row.padded_taps);
+        if self.key != Some(key) {
+            self.values.clear();
+            let divisors = plan
+                .cols
+                .windows
+                .iter()
+                .map(|col| Plan::divisor(row, col, divisor));
+            self.values.extend(divisors.map(to_float::<T>));
+            self.key = Some(key);
+        }
+        &self.values
+    }
+}
+
+/// Output rows `rows` of one plane: window sums built a row at a time in the
+/// output row, then divided.
+fn forward_band<T: Float>(
+    plan: &Plan,
+    divisor: MeanDivisor,
+    input: &[T],
+    rows: Range<usize>,
+    out: &mut [T],
+) {
+    let (width, out_width) = (plan.in_width(), plan.out_width());
+    let mut divisors = RowDivisors::new();
+    for (row_window, out_row) in plan.rows.windows[rows]
         .iter()
         .zip(out.chunks_exact_mut(out_width))
     {
-        for (col_window, out_cell) in plan.cols.windows.iter().zip(out_row) {
-            let mut sum = T::zero();
-            for h in plan.rows.cells(row_window) {
-                let row = &input[h * width..(h + 1) * width];
-                for w in plan.cols.cells(col_window) {
-                    sum = sum + row[w];
-                }
-            }
-            *out_cell = sum / to_float(Plan::divisor(row_window, col_window, divisor));
+        out_row.fill(T::zero());
+        for h in plan.rows.cells(row_window) {
+            sum_row(&plan.cols, &input[h * width..(h + 1) * width], out_row);
+        }
+        for (value, &d) in out_row
+            .iter_mut()
+            .zip(divisors.get(plan, row_window, divisor))
+        {
+            *value = *value / d;
         }
     }
 }
 
-/// Spreads one plane of deltas over the windows' cells.
-fn mean_backward_plane<T: Float>(plan: &Plan, divisor: MeanDivisor, delta: &[T], grad: &mut [T]) {
-    let width = plan.in_width();
-    let out_width = plan.out_width();
+/// Adds every window's cells in `row` to its running sum in `acc`, in window
+/// order.
+fn sum_row<T: Float>(cols: &AxisPlan, row: &[T], acc: &mut [T]) {
+    let interior = cols.interior();
+    let general = |range: Range<usize>, acc: &mut [T]| {
+        for o in range {
+            let window = &cols.windows[o];
+            let mut sum = acc[o];
+            for tap in 0..window.taps {
+                sum = sum + row[window.start + tap * cols.dilation];
+            }
+            acc[o] = sum;
+        }
+    };
+    general(0..interior.start, acc);
+    if !interior.is_empty() {
+        let start = cols.windows[interior.start].start;
+        let mid = &mut acc[interior.clone()];
+        match (cols.size, cols.stride, cols.dilation) {
+            (2, 2, 1) => sum_full::<T, 2, 2>(row, start, mid),
+            (3, 2, 1) => sum_full::<T, 3, 2>(row, start, mid),
+            (2, 1, 1) => sum_full::<T, 2, 1>(row, start, mid),
+            (3, 1, 1) => sum_full::<T, 3, 1>(row, start, mid),
+            _ => general(interior.clone(), acc),
+        }
+    }
+    general(interior.end..cols.windows.len(), acc);
+}
+
+/// Full windows of `K` dense cells, `S` apart, the first at `row[start]`.
+#[inline(always)]
+fn sum_full<T: Float, const K: usize, const S: usize>(row: &[T], start: usize, acc: &mut [T]) {
+    let n = acc.len();
+    let row = &row[start..start + S * (n - 1) + K];
+    for (j, sum) in acc.iter_mut().enumerate() {
+        let cells: &[T; K] = row[j * S..j * S + K].try_into().expect("K cells");
+        let mut s = *sum;
+        for &value in cells {
+            s = s + value;
+        }
+        *sum = s;
+    }
+}
+
+/// Windows that share no cell: every gradient cell is written exactly once,
+/// with its window's share or zero.
+fn backward_disjoint<T: Float>(plan: &Plan, divisor: MeanDivisor, delta: &[T], grad: &mut [T]) {
+    let (width, out_width) = (plan.in_width(), plan.out_width());
+    let mut divisors = RowDivisors::new();
+    let mut shares = vec![T::zero(); out_width];
+    let mut next_row = 0;
     for (row_window, delta_row) in plan.rows.windows.iter().zip(delta.chunks_exact(out_width)) {
-        for (col_window, &d) in plan.cols.windows.iter().zip(delta_row) {
-            let share = d / to_float(Plan::divisor(row_window, col_window, divisor));
-            for h in plan.rows.cells(row_window) {
-                let row = &mut grad[h * width..(h + 1) * width];
-                for w in plan.cols.cells(col_window) {
-                    row[w] = row[w] + share;
+        for ((share, &d), &div) in shares
+            .iter_mut()
+            .zip(delta_row)
+            .zip(divisors.get(plan, row_window, divisor))
+        {
+            *share = d / div;
+        }
+        grad[next_row * width..row_window.start * width].fill(T::zero());
+        for h in plan.rows.cells(row_window) {
+            let grad_row = &mut grad[h * width..(h + 1) * width];
+            let mut next_col = 0;
+            for (col_window, &share) in plan.cols.windows.iter().zip(&shares) {
+                grad_row[next_col..col_window.start].fill(T::zero());
+                next_col = col_window.start + col_window.taps;
+                grad_row[col_window.start..next_col].fill(share);
+            }
+            grad_row[next_col..].fill(T::zero());
+        }
+        next_row = plan.rows.last_cell(row_window) + 1;
+    }
+    grad[next_row * width..].fill(T::zero());
+}
+
+/// Overlapping or dilated windows: rows are zeroed just before the first
+/// window that reaches them, then shares accumulate in window order.
+fn backward_overlapping<T: Float>(plan: &Plan, divisor: MeanDivisor, delta: &[T], grad: &mut [T]) {
+    let (width, out_width) = (plan.in_width(), plan.out_width());
+    let dilation = plan.cols.dilation;
+    let mut divisors = RowDivisors::new();
+    let mut shares = vec![T::zero(); out_width];
+    let mut zeroed = 0;
+    for (row_window, delta_row) in plan.rows.windows.iter().zip(delta.chunks_exact(out_width)) {
+        for ((share, &d), &div) in shares
+            .iter_mut()
+            .zip(delta_row)
+            .zip(divisors.get(plan, row_window, divisor))
+        {
+            *share = d / div;
+        }
+        let last = plan.rows.last_cell(row_window) + 1;
+        if last > zeroed {
+            grad[zeroed * width..last * width].fill(T::zero());
+            zeroed = last;
+        }
+        for h in plan.rows.cells(row_window) {
+            let grad_row = &mut grad[h * width..(h + 1) * width];
+            for (col_window, &share) in plan.cols.windows.iter().zip(&shares) {
+                for tap in 0..col_window.taps {
+                    let cell = &mut grad_row[col_window.start + tap * dilation];
+                    *cell = *cell + share;
                 }
             }
         }
     }
+    grad[zeroed * width..].fill(T::zero());
 }

@@ -8,7 +8,10 @@ use num_traits::Float;
 
 use crate::geometry::{MeanDivisor, Padding, Size2d, Window2d};
 use crate::layout::shape4;
-use crate::{PoolError, max_pool2d, max_pool2d_backward, mean_pool2d, mean_pool2d_backward};
+use crate::{
+    Argmax, PoolError, max_pool2d_backward_argmax_into, max_pool2d_into,
+    max_pool2d_without_indices_into, mean_pool2d_backward_into, mean_pool2d_into,
+};
 
 /// What a pooling window computes.
 ///
@@ -34,8 +37,9 @@ pub enum PoolMode {
 #[derive(Clone, Debug)]
 struct Tape {
     input_shape: [usize; 4],
+    output_shape: [usize; 4],
     /// The argmax, for a max forward.
-    indices: Option<Array4<i64>>,
+    argmax: Option<Argmax>,
 }
 
 /// A 2-D pooling layer over NCHW arrays.
@@ -149,19 +153,99 @@ impl Pool2d {
     /// # Errors
     ///
     /// The geometry errors of [`Window2d::output_shape`] for `x`'s shape.
-    pub fn forward<T: Float>(&mut self, x: &ArrayRef<T, Ix4>) -> Result<Array4<T>, PoolError> {
+    pub fn forward<T: Float + Send + Sync>(
+        &mut self,
+        x: &ArrayRef<T, Ix4>,
+    ) -> Result<Array4<T>, PoolError> {
+        let mut output = Array4::zeros(self.output_shape(shape4(x))?);
+        self.forward_into(x, &mut output)?;
+        Ok(output)
+    }
+
+    /// [`forward`](Self::forward) into `out`, which must have the output
+    /// shape; the argmax storage of the previous forward is reused, so a
+    /// training loop allocates nothing per step.
+    ///
+    /// # Errors
+    ///
+    /// The geometry errors of [`Window2d::output_shape`], and
+    /// [`PoolError::ShapeMismatch`] if `out` has another shape.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::Array4;
+    /// use ndarray_pooling::{Pool2d, PoolError, PoolMode};
+    ///
+    /// let mut pool = Pool2d::new(PoolMode::Max, 2, 2)?;
+    /// let x = Array4::<f32>::ones((8, 16, 32, 32));
+    /// let mut y = Array4::zeros(pool.output_shape([8, 16, 32, 32])?);
+    /// let mut dx = Array4::zeros(x.raw_dim());
+    /// for _ in 0..3 {
+    ///     pool.forward_into(&x, &mut y)?;
+    ///     pool.backward_into(&y, &mut dx)?;
+    /// }
+    /// assert_eq!(dx.sum(), y.sum());
+    /// # Ok::<(), PoolError>(())
+    /// ```
+    pub fn forward_into<T: Float + Send + Sync>(
+        &mut self,
+        x: &ArrayRef<T, Ix4>,
+        out: &mut ArrayRef<T, Ix4>,
+    ) -> Result<(), PoolError> {
         let input_shape = shape4(x);
-        let (output, indices) = match self.mode {
+        let output_shape = shape4(out);
+        let argmax = match self.mode {
             PoolMode::Max => {
-                let (output, indices) = max_pool2d(x, &self.window)?;
-                (output, Some(indices))
+                let mut argmax = self
+                    .tape
+                    .as_mut()
+                    .and_then(|tape| tape.argmax.take())
+                    .unwrap_or_default();
+                max_pool2d_into(x, &self.window, out, &mut argmax)?;
+                Some(argmax)
             }
-            PoolMode::Mean => (mean_pool2d(x, &self.window, self.divisor)?, None),
+            PoolMode::Mean => {
+                mean_pool2d_into(x, &self.window, self.divisor, out)?;
+                None
+            }
         };
         self.tape = Some(Tape {
             input_shape,
-            indices,
+            output_shape,
+            argmax,
         });
+        Ok(())
+    }
+
+    /// Pools `x` for inference: the same output as [`forward`](Self::forward)
+    /// but nothing is recorded, and max pooling skips the argmax, which
+    /// makes it faster.
+    ///
+    /// # Errors
+    ///
+    /// The geometry errors of [`Window2d::output_shape`] for `x`'s shape.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// use ndarray_pooling::{Pool2d, PoolError, PoolMode};
+    ///
+    /// let pool = Pool2d::new(PoolMode::Max, 2, 2)?;
+    /// assert_eq!(pool.infer(&array![[[[1f32, 3.], [4., 2.]]]])?, array![[[[4.]]]]);
+    /// assert!(pool.indices().is_none());
+    /// # Ok::<(), PoolError>(())
+    /// ```
+    pub fn infer<T: Float + Send + Sync>(
+        &self,
+        x: &ArrayRef<T, Ix4>,
+    ) -> Result<Array4<T>, PoolError> {
+        let mut output = Array4::zeros(self.output_shape(shape4(x))?);
+        match self.mode {
+            PoolMode::Max => max_pool2d_without_indices_into(x, &self.window, &mut output)?,
+            PoolMode::Mean => mean_pool2d_into(x, &self.window, self.divisor, &mut output)?,
+        }
         Ok(output)
     }
 
@@ -177,11 +261,34 @@ impl Pool2d {
     /// - [`PoolError::BackwardBeforeForward`] if no forward has run;
     /// - [`PoolError::ShapeMismatch`] if `delta` is not shaped like the last
     ///   forward's output.
-    pub fn backward<T: Float>(&self, delta: &ArrayRef<T, Ix4>) -> Result<Array4<T>, PoolError> {
+    pub fn backward<T: Float + Send + Sync>(
+        &self,
+        delta: &ArrayRef<T, Ix4>,
+    ) -> Result<Array4<T>, PoolError> {
         let tape = self.tape.as_ref().ok_or(PoolError::BackwardBeforeForward)?;
-        match &tape.indices {
-            Some(indices) => max_pool2d_backward(delta, indices, tape.input_shape, &self.window),
-            None => mean_pool2d_backward(delta, tape.input_shape, &self.window, self.divisor),
+        let mut grad = Array4::zeros(tape.input_shape);
+        self.backward_into(delta, &mut grad)?;
+        Ok(grad)
+    }
+
+    /// [`backward`](Self::backward) into `grad`, which must have the last
+    /// forward's input shape; every cell is overwritten.
+    ///
+    /// # Errors
+    ///
+    /// As [`backward`](Self::backward), and [`PoolError::ShapeMismatch`] if
+    /// `grad` is shaped otherwise.
+    pub fn backward_into<T: Float + Send + Sync>(
+        &self,
+        delta: &ArrayRef<T, Ix4>,
+        grad: &mut ArrayRef<T, Ix4>,
+    ) -> Result<(), PoolError> {
+        let tape = self.tape.as_ref().ok_or(PoolError::BackwardBeforeForward)?;
+        crate::layout::check_shape("delta", delta, tape.output_shape)?;
+        crate::layout::check_shape("gradient", grad, tape.input_shape)?;
+        match &tape.argmax {
+            Some(argmax) => max_pool2d_backward_argmax_into(delta, argmax, grad),
+            None => mean_pool2d_backward_into(delta, &self.window, self.divisor, grad),
         }
     }
 
@@ -203,7 +310,13 @@ impl Pool2d {
     /// # Ok::<(), PoolError>(())
     /// ```
     pub fn indices(&self) -> Option<Array4<i64>> {
-        self.tape.as_ref()?.indices.clone()
+        Some(self.argmax()?.to_indices())
+    }
+
+    /// The argmax of the last max forward in compact form, for
+    /// [`max_pool2d_backward_argmax`](crate::max_pool2d_backward_argmax).
+    pub fn argmax(&self) -> Option<&Argmax> {
+        self.tape.as_ref()?.argmax.as_ref()
     }
 
     /// The shape of the last forward's input, if any.

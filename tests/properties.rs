@@ -5,10 +5,13 @@ mod common;
 
 use std::num::NonZeroUsize;
 
+use ndarray::ShapeBuilder;
 use ndarray::{Array4, ArrayView4, s};
 use ndarray_pooling::{
-    MeanDivisor, Padding, PoolError, Window2d, max_pool2d, max_pool2d_backward, mean_pool2d,
-    mean_pool2d_backward,
+    Argmax, MeanDivisor, Padding, PoolError, Window2d, max_pool2d, max_pool2d_backward,
+    max_pool2d_backward_argmax, max_pool2d_backward_argmax_into, max_pool2d_into,
+    max_pool2d_without_indices, mean_pool2d, mean_pool2d_backward, mean_pool2d_backward_into,
+    mean_pool2d_into,
 };
 use num_traits::Float;
 use proptest::prelude::*;
@@ -90,6 +93,7 @@ fn value<T: Float>(seed: i8, special: bool) -> T {
         120.. if special => T::nan(),
         110..120 if special => T::infinity(),
         100..110 if special => T::neg_infinity(),
+        _ if seed < 0 && seed % 12 == 0 => -T::zero(),
         _ => T::from(seed % 12).unwrap() / T::from(4).unwrap(),
     }
 }
@@ -135,7 +139,7 @@ fn is_geometry_error(e: &PoolError) -> bool {
     )
 }
 
-fn check_max<T: Float + std::fmt::Debug>(case: &Case) -> Result<(), TestCaseError> {
+fn check_max<T: Float + Send + Sync + std::fmt::Debug>(case: &Case) -> Result<(), TestCaseError> {
     let x = input::<T>(case);
     let expected = common::max_forward(x.view(), &case.window);
     let mut result = Ok(());
@@ -154,6 +158,20 @@ fn check_max<T: Float + std::fmt::Debug>(case: &Case) -> Result<(), TestCaseErro
                         .map_err(|e| TestCaseError::fail(e.to_string()))?;
                     let want = common::max_backward(delta.view(), idx.view(), case.shape);
                     prop_assert!(common::same(&want, &dx), "backward {want:?} vs {dx:?}");
+
+                    // every other path to the same numbers
+                    let values = max_pool2d_without_indices(&view, &case.window).unwrap();
+                    prop_assert!(common::same(y, &values), "without indices {values:?}");
+                    let mut out = Array4::from_elem(got_y.raw_dim().f(), T::nan());
+                    let mut argmax = Argmax::default();
+                    max_pool2d_into(&view, &case.window, &mut out, &mut argmax).unwrap();
+                    prop_assert!(common::same(y, &out));
+                    prop_assert_eq!(idx, &argmax.to_indices());
+                    let dx = max_pool2d_backward_argmax(&delta, &argmax).unwrap();
+                    prop_assert!(common::same(&want, &dx), "compact backward {dx:?}");
+                    let mut grad = Array4::from_elem(case.shape, T::nan());
+                    max_pool2d_backward_argmax_into(&delta, &argmax, &mut grad).unwrap();
+                    prop_assert!(common::same(&want, &grad), "backward into {grad:?}");
                 }
             }
             Ok(())
@@ -162,7 +180,7 @@ fn check_max<T: Float + std::fmt::Debug>(case: &Case) -> Result<(), TestCaseErro
     result
 }
 
-fn check_mean<T: Float + std::fmt::Debug>(case: &Case) -> Result<(), TestCaseError> {
+fn check_mean<T: Float + Send + Sync + std::fmt::Debug>(case: &Case) -> Result<(), TestCaseError> {
     let x = input::<T>(case);
     let expected = common::mean_forward(x.view(), &case.window, case.divisor);
     let mut result = Ok(());
@@ -181,6 +199,14 @@ fn check_mean<T: Float + std::fmt::Debug>(case: &Case) -> Result<(), TestCaseErr
                     let want =
                         common::mean_backward(delta.view(), case.shape, &case.window, case.divisor);
                     prop_assert!(common::same(&want, &dx), "backward {want:?} vs {dx:?}");
+
+                    let mut out = Array4::from_elem(got_y.raw_dim().f(), T::nan());
+                    mean_pool2d_into(&view, &case.window, case.divisor, &mut out).unwrap();
+                    prop_assert!(common::same(y, &out), "into {out:?}");
+                    let mut grad = Array4::from_elem(case.shape, T::nan());
+                    mean_pool2d_backward_into(&delta, &case.window, case.divisor, &mut grad)
+                        .unwrap();
+                    prop_assert!(common::same(&want, &grad), "backward into {grad:?}");
                 }
             }
             Ok(())

@@ -110,7 +110,7 @@ fn same<T: Float>(a: &Array4<T>, b: &Array4<T>) -> bool {
             .all(|(&x, &y)| x == y || (x.is_nan() && y.is_nan()))
 }
 
-fn check_max<T: Float + std::fmt::Debug>(case: &Case) {
+fn check_max<T: Float + Send + Sync + std::fmt::Debug>(case: &Case) {
     let input = case.shape("input");
     let output = case.shape("output");
     let window = case.window();
@@ -131,7 +131,7 @@ fn check_max<T: Float + std::fmt::Debug>(case: &Case) {
     );
 }
 
-fn check_mean<T: Float + std::fmt::Debug + approx::RelativeEq<Epsilon = T>>(
+fn check_mean<T: Float + Send + Sync + std::fmt::Debug + approx::RelativeEq<Epsilon = T>>(
     case: &Case,
     epsilon: T,
 ) {

@@ -1,0 +1,190 @@
+//! Compact argmax storage: each window's winner as its offset within the
+//! window, one byte when the window has at most 256 cells.
+
+use ndarray::Array4;
+
+use crate::PoolError;
+use crate::geometry::{Plan, Window2d};
+
+/// An offset within a window, stored in the narrowest type that holds every
+/// offset of the window.
+pub(crate) trait Offset: Copy + Default + Send + Sync + 'static {
+    fn from_usize(offset: usize) -> Self;
+    fn to_usize(self) -> usize;
+}
+
+macro_rules! offset {
+    ($($t:ty),*) => {$(
+        impl Offset for $t {
+            #[inline(always)]
+            fn from_usize(offset: usize) -> Self {
+                offset as $t
+            }
+            #[inline(always)]
+            fn to_usize(self) -> usize {
+                self as usize
+            }
+        }
+    )*};
+}
+offset!(u8, u16, u32);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Offsets {
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    U32(Vec<u32>),
+}
+
+/// The argmax of a max forward in compact form, with the geometry it needs to
+/// be read back.
+///
+/// Each output cell stores the offset of its winner within its window: with
+/// the window's first real cell at `(h0, w0)`, the winner at
+/// `(h0 + i * dilation_h, w0 + j * dilation_w)` is stored as
+/// `i * size_w + j`, in a `u8` when the window has at most 256 cells (`u16`
+/// or `u32` beyond). That is an eighth of PyTorch's `i64` indices, which
+/// [`to_indices`](Self::to_indices) still yields.
+///
+/// Made by [`max_pool2d_argmax`](crate::max_pool2d_argmax) and
+/// [`max_pool2d_into`](crate::max_pool2d_into); read by
+/// [`max_pool2d_backward_argmax`](crate::max_pool2d_backward_argmax).
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::array;
+/// use ndarray_pooling::{max_pool2d_argmax, PoolError, Window2d};
+///
+/// let x = array![[[[1f32, 3., 2., 1.], [4., 2., 0., 1.]]]];
+/// let (y, argmax) = max_pool2d_argmax(&x, &Window2d::new(2, 2))?;
+/// assert_eq!(y, array![[[[4., 2.]]]]);
+/// assert_eq!(argmax.offset_bytes(), 1);
+/// assert_eq!(argmax.to_indices(), array![[[[4, 2]]]]);
+/// # Ok::<(), PoolError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Argmax {
+    pub(crate) offsets: Offsets,
+    pub(crate) window: Window2d,
+    pub(crate) plan: Plan,
+    pub(crate) input_shape: [usize; 4],
+    pub(crate) output_shape: [usize; 4],
+}
+
+impl Default for Argmax {
+    /// An empty argmax, to be filled by [`max_pool2d_into`](crate::max_pool2d_into).
+    fn default() -> Self {
+        Argmax {
+            offsets: Offsets::U8(Vec::new()),
+            window: Window2d::new(1, 1),
+            plan: Plan::empty(),
+            input_shape: [0; 4],
+            output_shape: [0; 4],
+        }
+    }
+}
+
+impl Argmax {
+    /// The window of the forward that made it.
+    pub fn window(&self) -> &Window2d {
+        &self.window
+    }
+
+    /// The shape of that forward's input.
+    pub fn input_shape(&self) -> [usize; 4] {
+        self.input_shape
+    }
+
+    /// The shape of that forward's output, and of the argmax.
+    pub fn output_shape(&self) -> [usize; 4] {
+        self.output_shape
+    }
+
+    /// Bytes per stored offset: 1, 2 or 4.
+    pub fn offset_bytes(&self) -> usize {
+        match self.offsets {
+            Offsets::U8(_) => 1,
+            Offsets::U16(_) => 2,
+            Offsets::U32(_) => 4,
+        }
+    }
+
+    /// PyTorch's indices: within each `(n, c)` plane, the flat index
+    /// `h * W + w` of each window's winner.
+    pub fn to_indices(&self) -> Array4<i64> {
+        let values = match &self.offsets {
+            Offsets::U8(o) => self.flat_indices(o),
+            Offsets::U16(o) => self.flat_indices(o),
+            Offsets::U32(o) => self.flat_indices(o),
+        };
+        Array4::from_shape_vec(self.output_shape, values)
+            .expect("an argmax holds one offset per output cell")
+    }
+
+    fn flat_indices<O: Offset>(&self, offsets: &[O]) -> Vec<i64> {
+        let plan = &self.plan;
+        let (width, size_w) = (plan.in_width(), plan.cols.size);
+        let (dilation_h, dilation_w) = (plan.rows.dilation, plan.cols.dilation);
+        let cells = plan.rows.windows.iter().flat_map(|row| {
+            plan.cols
+                .windows
+                .iter()
+                .map(move |col| (row.start, col.start))
+        });
+        let cells: Vec<(usize, usize)> = cells.collect();
+        offsets
+            .iter()
+            .zip(cells.iter().cycle())
+            .map(|(&offset, &(h0, w0))| {
+                let offset = offset.to_usize();
+                let h = h0 + offset / size_w * dilation_h;
+                let w = w0 + offset % size_w * dilation_w;
+                (h * width + w) as i64
+            })
+            .collect()
+    }
+
+    /// Readies the storage for a forward over `plan`, reusing the allocation
+    /// where it can.
+    pub(crate) fn prepare(
+        &mut self,
+        window: &Window2d,
+        plan: &Plan,
+        input_shape: [usize; 4],
+        output_shape: [usize; 4],
+    ) -> Result<(), PoolError> {
+        let len = output_shape.iter().product();
+        let cells = window
+            .size
+            .height
+            .checked_mul(window.size.width)
+            .filter(|&cells| cells <= u32::MAX as usize)
+            .ok_or(PoolError::Overflow {
+                what: "window cell count",
+            })?;
+        let offsets = std::mem::replace(&mut self.offsets, Offsets::U8(Vec::new()));
+        self.offsets = match (offsets, cells) {
+            (Offsets::U8(mut v), ..=256) => {
+                v.resize(len, 0);
+                Offsets::U8(v)
+            }
+            (_, ..=256) => Offsets::U8(vec![0; len]),
+            (Offsets::U16(mut v), ..=65536) => {
+                v.resize(len, 0);
+                Offsets::U16(v)
+            }
+            (_, ..=65536) => Offsets::U16(vec![0; len]),
+            (Offsets::U32(mut v), _) => {
+                v.resize(len, 0);
+                Offsets::U32(v)
+            }
+            _ => Offsets::U32(vec![0; len]),
+        };
+        self.window = *window;
+        self.plan = plan.clone();
+        self.input_shape = input_shape;
+        self.output_shape = output_shape;
+        Ok(())
+    }
+}

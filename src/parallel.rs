@@ -1,0 +1,93 @@
+//! Splits work over `(n, c)` planes, and over bands of output rows when there
+//! are fewer planes than threads. Every output cell is computed by the same
+//! code whatever the split, so results do not depend on the thread count.
+
+use std::ops::Range;
+
+/// Below this many input elements a call stays on the calling thread: forking
+/// costs more than it saves.
+#[cfg(feature = "rayon")]
+const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
+
+/// One unit of work: output rows `rows` of plane `plane`, with the parts of
+/// the two output buffers that hold those rows.
+pub(crate) struct Task<'a, A, B> {
+    pub plane: usize,
+    pub rows: Range<usize>,
+    pub first: &'a mut [A],
+    pub second: &'a mut [B],
+}
+
+/// Cuts `first` and `second` (each `planes * rows` rows of equal length, or
+/// `second` empty) into tasks and runs `work` on each, in parallel when the
+/// `rayon` feature is on and `elements` is large.
+pub(crate) fn for_each_band<A: Send, B: Send>(
+    first: &mut [A],
+    second: &mut [B],
+    planes: usize,
+    rows: usize,
+    elements: usize,
+    bands_allowed: bool,
+    work: impl Fn(Task<'_, A, B>) + Sync,
+) {
+    if planes == 0 || rows == 0 {
+        return;
+    }
+    let threads = threads(elements);
+    let bands = if bands_allowed && planes < threads {
+        threads.div_ceil(planes).min(rows)
+    } else {
+        1
+    };
+    let band_rows = rows.div_ceil(bands);
+    let first_row = first.len() / (planes * rows);
+    let second_row = second.len() / (planes * rows);
+    let mut tasks = Vec::with_capacity(planes * bands);
+    let (mut first, mut second) = (first, second);
+    for plane in 0..planes {
+        let mut start = 0;
+        while start < rows {
+            let end = (start + band_rows).min(rows);
+            let (a, rest_a) = first.split_at_mut((end - start) * first_row);
+            let (b, rest_b) = second.split_at_mut((end - start) * second_row);
+            tasks.push(Task {
+                plane,
+                rows: start..end,
+                first: a,
+                second: b,
+            });
+            (first, second) = (rest_a, rest_b);
+            start = end;
+        }
+    }
+    run(tasks, threads, work);
+}
+
+#[cfg(feature = "rayon")]
+fn threads(elements: usize) -> usize {
+    if elements < PARALLEL_MIN_ELEMENTS {
+        1
+    } else {
+        rayon::current_num_threads()
+    }
+}
+
+#[cfg(not(feature = "rayon"))]
+fn threads(_elements: usize) -> usize {
+    1
+}
+
+#[cfg(feature = "rayon")]
+fn run<T: Send>(tasks: Vec<T>, threads: usize, work: impl Fn(T) + Sync) {
+    use rayon::prelude::*;
+    if threads > 1 {
+        tasks.into_par_iter().for_each(&work);
+    } else {
+        tasks.into_iter().for_each(work);
+    }
+}
+
+#[cfg(not(feature = "rayon"))]
+fn run<T: Send>(tasks: Vec<T>, _threads: usize, work: impl Fn(T) + Sync) {
+    tasks.into_iter().for_each(work);
+}

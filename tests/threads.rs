@@ -1,0 +1,71 @@
+//! Results are bit-identical for every thread count, over planes and over
+//! bands of rows (fewer planes than threads).
+#![cfg(feature = "rayon")]
+
+mod common;
+
+use ndarray::Array4;
+use ndarray_pooling::{
+    MeanDivisor, Padding, Window2d, max_pool2d, max_pool2d_argmax, max_pool2d_backward_argmax,
+    max_pool2d_without_indices, mean_pool2d, mean_pool2d_backward,
+};
+
+fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
+/// Every result of every op, for one input and window.
+fn all_results(x: &Array4<f32>, window: &Window2d) -> Vec<Array4<f32>> {
+    let (y, argmax) = max_pool2d_argmax(x, window).unwrap();
+    let dx = max_pool2d_backward_argmax(&y, &argmax).unwrap();
+    let (_, indices) = max_pool2d(x, window).unwrap();
+    let values = max_pool2d_without_indices(x, window).unwrap();
+    let divisor = MeanDivisor::RealCells;
+    let mean = mean_pool2d(x, window, divisor).unwrap();
+    let dmean = mean_pool2d_backward(&mean, x.dim().into(), window, divisor).unwrap();
+    vec![y, dx, indices.mapv(|i| i as f32), values, mean, dmean]
+}
+
+#[test]
+fn thread_count_does_not_change_results() {
+    let shapes = [
+        (1, 1, 301, 299),
+        (1, 3, 130, 257),
+        (4, 5, 64, 65),
+        (2, 2, 16, 16),
+    ];
+    let windows = [
+        Window2d::new(2, 2),
+        Window2d::new(3, 2).with_padding(1),
+        Window2d::new(3, 1)
+            .with_padding(Padding::new(2, 0, 1, 2))
+            .with_ceil_mode(true),
+        Window2d::new((2, 3), (3, 2)).with_dilation(2),
+    ];
+    for shape in shapes {
+        let x = Array4::from_shape_fn(shape, |(n, c, h, w)| {
+            ((n * 131 + c * 71 + h * 31 + w * 17) % 23) as f32 - 11.
+        });
+        for window in &windows {
+            let single = in_pool(1, || all_results(&x, window));
+            let reference = common::max_forward(x.view(), window).unwrap();
+            assert!(
+                common::same(&single[0], &reference.0),
+                "{shape:?} {window:?}"
+            );
+            for threads in [2, 3, 7] {
+                let multi = in_pool(threads, || all_results(&x, window));
+                for (a, b) in single.iter().zip(&multi) {
+                    assert!(
+                        common::same(a, b),
+                        "{threads} threads, {shape:?}, {window:?}"
+                    );
+                }
+            }
+        }
+    }
+}
