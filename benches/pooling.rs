@@ -1,5 +1,7 @@
-//! Max and mean pooling, forward and backward, each group beside a copy of
-//! the same input so that results read as ratios.
+//! Every op beside a copy of the same input, measured in the same run, so
+//! that results read as ratios: as a user calls it (output allocated by the
+//! call) against `x.to_owned()`, and with the `_into` variants (no
+//! allocation) against `out.assign(&x)`; at one thread and at two.
 //!
 //! ```text
 //! cargo bench --bench pooling
@@ -9,10 +11,15 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{
+    BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
+};
 use ndarray::Array4;
 use ndarray_pooling::{
-    MeanDivisor, Window2d, max_pool2d, max_pool2d_backward, mean_pool2d, mean_pool2d_backward,
+    Argmax, MeanDivisor, Window2d, max_pool2d_argmax, max_pool2d_backward_argmax,
+    max_pool2d_backward_argmax_into, max_pool2d_into, max_pool2d_without_indices,
+    max_pool2d_without_indices_into, mean_pool2d, mean_pool2d_backward, mean_pool2d_backward_into,
+    mean_pool2d_into,
 };
 
 struct Workload {
@@ -41,40 +48,85 @@ fn workloads() -> [Workload; 3] {
     ]
 }
 
+fn run(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    threads: usize,
+    name: &str,
+    mut f: impl FnMut() + Send,
+) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    group.bench_function(name, |b| pool.install(|| b.iter(&mut f)));
+}
+
 fn pooling(c: &mut Criterion) {
-    for Workload {
-        name,
-        shape,
-        window,
-    } in workloads()
-    {
+    let threads = std::env::var("POOL_BENCH_THREADS").unwrap_or_else(|_| "1,2".into());
+    let threads: Vec<usize> = threads
+        .split(',')
+        .map(|t| t.trim().parse().unwrap())
+        .collect();
+    for workload in workloads() {
+        let Workload {
+            name,
+            shape,
+            window,
+        } = workload;
         let x = Array4::from_shape_fn(shape, |(n, c, h, w)| {
             ((n * 131 + c * 71 + h * 31 + w * 17) % 97) as f32 - 48.
         });
-        let (y, indices) = max_pool2d(&x, &window).unwrap();
+        let (y, argmax) = max_pool2d_argmax(&x, &window).unwrap();
         let delta = y.mapv(|v| v * 0.5);
         let divisor = MeanDivisor::PaddedWindow;
+        let mut out = Array4::zeros(y.raw_dim());
+        let mut grad = Array4::zeros(x.raw_dim());
+        let mut copy = Array4::zeros(x.raw_dim());
+        let mut argmax_into = Argmax::default();
 
-        let mut group = c.benchmark_group(name);
-        if shape[0] > 1 {
-            group
-                .sample_size(10)
-                .measurement_time(Duration::from_secs(5));
+        for &t in &threads {
+            let mut group = c.benchmark_group(format!("{name}/t{t}"));
+            if shape[0] > 1 {
+                group
+                    .sample_size(10)
+                    .measurement_time(Duration::from_secs(4));
+            }
+            run(&mut group, t, "copy", || {
+                black_box(x.to_owned());
+            });
+            run(&mut group, t, "copy_into", || copy.assign(black_box(&x)));
+            run(&mut group, t, "max_forward", || {
+                black_box(max_pool2d_argmax(&x, &window).unwrap());
+            });
+            run(&mut group, t, "max_forward_into", || {
+                max_pool2d_into(&x, &window, &mut out, &mut argmax_into).unwrap()
+            });
+            run(&mut group, t, "max_forward_no_indices", || {
+                black_box(max_pool2d_without_indices(&x, &window).unwrap());
+            });
+            run(&mut group, t, "max_forward_no_indices_into", || {
+                max_pool2d_without_indices_into(&x, &window, &mut out).unwrap()
+            });
+            run(&mut group, t, "mean_forward", || {
+                black_box(mean_pool2d(&x, &window, divisor).unwrap());
+            });
+            run(&mut group, t, "mean_forward_into", || {
+                mean_pool2d_into(&x, &window, divisor, &mut out).unwrap()
+            });
+            run(&mut group, t, "max_backward", || {
+                black_box(max_pool2d_backward_argmax(&delta, &argmax).unwrap());
+            });
+            run(&mut group, t, "max_backward_into", || {
+                max_pool2d_backward_argmax_into(&delta, &argmax, &mut grad).unwrap()
+            });
+            run(&mut group, t, "mean_backward", || {
+                black_box(mean_pool2d_backward(&delta, shape, &window, divisor).unwrap());
+            });
+            run(&mut group, t, "mean_backward_into", || {
+                mean_pool2d_backward_into(&delta, &window, divisor, &mut grad).unwrap()
+            });
+            group.finish();
         }
-        group.bench_function("copy", |b| b.iter(|| black_box(x.to_owned())));
-        group.bench_function("max_forward", |b| {
-            b.iter(|| black_box(max_pool2d(black_box(&x), &window).unwrap()))
-        });
-        group.bench_function("max_backward", |b| {
-            b.iter(|| black_box(max_pool2d_backward(&delta, &indices, shape, &window).unwrap()))
-        });
-        group.bench_function("mean_forward", |b| {
-            b.iter(|| black_box(mean_pool2d(black_box(&x), &window, divisor).unwrap()))
-        });
-        group.bench_function("mean_backward", |b| {
-            b.iter(|| black_box(mean_pool2d_backward(&delta, shape, &window, divisor).unwrap()))
-        });
-        group.finish();
     }
 }
 
