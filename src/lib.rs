@@ -9,6 +9,7 @@ mod layout;
 mod max;
 mod mean;
 mod parallel;
+mod phases;
 mod pool;
 
 pub use argmax::Argmax;

@@ -12,12 +12,13 @@ use num_traits::Float;
 
 use crate::PoolError;
 use crate::argmax::{Argmax, Offset, Offsets};
-use crate::geometry::{AxisPlan, AxisWindow, Plan, Window2d, output_shape};
+use crate::geometry::{AxisWindow, Plan, Window2d, output_shape};
 use crate::layout::{
     check_shape, plane_len, plane_slice, plane_view, planes, shape4, standard_slice_mut,
     with_standard_layout,
 };
 use crate::parallel::{Task, for_each_band};
+use crate::phases::Phases;
 
 /// Max pooling forward: the largest value of every window and its argmax.
 ///
@@ -346,7 +347,8 @@ fn forward<T: Float + Send + Sync, O: Offset>(
     );
 }
 
-/// Output rows `rows` of one plane.
+/// Output rows `rows` of one plane: full windows (the interior of each row)
+/// by [`interior`], windows clipped by padding by [`edges`].
 fn band<T: Float, O: Offset, const INDEX: bool>(
     plan: &Plan,
     input: &[T],
@@ -354,8 +356,13 @@ fn band<T: Float, O: Offset, const INDEX: bool>(
     out: &mut [T],
     offsets: &mut [O],
 ) {
-    let (width, out_width) = (plan.in_width(), plan.out_width());
-    let size_w = plan.cols.size;
+    let out_width = plan.out_width();
+    let mut phases = Phases::new();
+    let mut taps = Vec::new();
+    let interior_cols = plan.cols.interior();
+    let dense =
+        |axis: &crate::geometry::AxisPlan| axis.size == 2 && axis.stride == 2 && axis.dilation == 1;
+    let pattern_2x2s2 = dense(&plan.rows) && dense(&plan.cols);
     for (i, row_window) in plan.rows.windows[rows].iter().enumerate() {
         let out_row = &mut out[i * out_width..(i + 1) * out_width];
         let offset_row: &mut [O] = if INDEX {
@@ -363,14 +370,35 @@ fn band<T: Float, O: Offset, const INDEX: bool>(
         } else {
             &mut []
         };
-        for (tap, h) in plan.rows.cells(row_window).enumerate() {
-            let row = &input[h * width..(h + 1) * width];
-            if tap == 0 {
-                max_row::<T, O, INDEX, true>(&plan.cols, row, 0, out_row, offset_row);
+        if !interior_cols.is_empty() {
+            let (out_mid, offset_mid) = (
+                &mut out_row[interior_cols.clone()],
+                if INDEX {
+                    &mut offset_row[interior_cols.clone()]
+                } else {
+                    &mut []
+                },
+            );
+            let first = plan.cols.windows[interior_cols.start].start;
+            if pattern_2x2s2 && row_window.taps == 2 {
+                let width = plan.in_width();
+                let top = &input[row_window.start * width + first..];
+                let bottom = &input[(row_window.start + 1) * width + first..];
+                pairs::<T, O, INDEX>(top, bottom, out_mid, offset_mid);
             } else {
-                max_row::<T, O, INDEX, false>(&plan.cols, row, tap * size_w, out_row, offset_row);
+                interior::<T, O, INDEX>(
+                    plan,
+                    input,
+                    row_window,
+                    first,
+                    out_mid,
+                    offset_mid,
+                    &mut phases,
+                    &mut taps,
+                );
             }
         }
+        edges::<T, O, INDEX>(plan, input, row_window, &interior_cols, out_row, offset_row);
     }
 }
 
@@ -381,114 +409,116 @@ fn wins<T: Float>(candidate: T, best: T) -> bool {
     candidate > best || candidate.is_nan()
 }
 
-/// Reduces one input row into the output row: for every window, the best of
-/// its cells in `row`, merged into `acc` (or written, on a window's first
-/// row). `base` is the offset of the row's first cell within the window.
-#[inline(always)]
-fn max_row<T: Float, O: Offset, const INDEX: bool, const FIRST: bool>(
-    cols: &AxisPlan,
-    row: &[T],
-    base: usize,
-    acc: &mut [T],
-    acc_offsets: &mut [O],
+/// The `out.len()` full windows of one output row, the first starting at
+/// column `first`. Cells are visited in window order (row by row, left to
+/// right); each visit is one contiguous, vectorizable pass over all windows.
+#[allow(clippy::too_many_arguments)]
+fn interior<T: Float, O: Offset, const INDEX: bool>(
+    plan: &Plan,
+    input: &[T],
+    row_window: &AxisWindow,
+    first: usize,
+    out: &mut [T],
+    offsets: &mut [O],
+    phases: &mut Phases<T>,
+    taps: &mut Vec<u32>,
 ) {
-    let interior = cols.interior();
-    let general = |range: Range<usize>, acc: &mut [T], acc_offsets: &mut [O]| {
-        for o in range {
-            let window = &cols.windows[o];
-            let (value, tap) = best_of(row, window, cols.dilation);
-            merge::<T, O, INDEX, FIRST>(acc, acc_offsets, o, value, base + tap);
-        }
-    };
-    general(0..interior.start, acc, acc_offsets);
-    if !interior.is_empty() {
-        let start = cols.windows[interior.start].start;
-        let (acc_mid, offsets_mid) = (
-            &mut acc[interior.clone()],
+    let width = plan.in_width();
+    let cols = &plan.cols;
+    let n = out.len();
+    let span = cols.stride * (n - 1) + cols.dilation * (cols.size - 1) + 1;
+    if INDEX {
+        taps.clear();
+        taps.resize(n, 0);
+    }
+    for (row_tap, h) in plan.rows.cells(row_window).enumerate() {
+        let row = &input[h * width + first..h * width + first + span];
+        let view = phases.split(row, cols.stride);
+        for col_tap in 0..cols.size {
+            let cells = view.cells(col_tap * cols.dilation, n);
+            if row_tap == 0 && col_tap == 0 {
+                out.copy_from_slice(cells);
+                continue;
+            }
             if INDEX {
-                &mut acc_offsets[interior.clone()]
+                let tap = (row_tap * cols.size + col_tap) as u32;
+                for ((best, best_tap), &value) in out.iter_mut().zip(taps.iter_mut()).zip(cells) {
+                    let better = wins(value, *best);
+                    *best = if better { value } else { *best };
+                    *best_tap = if better { tap } else { *best_tap };
+                }
             } else {
-                &mut []
-            },
-        );
-        match (cols.size, cols.stride, cols.dilation) {
-            (2, 2, 1) => full::<T, O, 2, 2, INDEX, FIRST>(row, start, base, acc_mid, offsets_mid),
-            (3, 2, 1) => full::<T, O, 3, 2, INDEX, FIRST>(row, start, base, acc_mid, offsets_mid),
-            (2, 1, 1) => full::<T, O, 2, 1, INDEX, FIRST>(row, start, base, acc_mid, offsets_mid),
-            (3, 1, 1) => full::<T, O, 3, 1, INDEX, FIRST>(row, start, base, acc_mid, offsets_mid),
-            _ => general(interior.clone(), acc, acc_offsets),
+                for (best, &value) in out.iter_mut().zip(cells) {
+                    *best = if wins(value, *best) { value } else { *best };
+                }
+            }
         }
     }
-    general(interior.end..cols.windows.len(), acc, acc_offsets);
-}
-
-/// The best real cell of `window` in `row`, and its tap number.
-#[inline(always)]
-fn best_of<T: Float>(row: &[T], window: &AxisWindow, dilation: usize) -> (T, usize) {
-    let mut best = row[window.start];
-    let mut best_tap = 0;
-    for tap in 1..window.taps {
-        let value = row[window.start + tap * dilation];
-        if wins(value, best) {
-            best = value;
-            best_tap = tap;
+    if INDEX {
+        for (offset, &tap) in offsets.iter_mut().zip(taps.iter()) {
+            *offset = O::from_usize(tap as usize);
         }
     }
-    (best, best_tap)
 }
 
+/// Full 2x2 windows, stride 2: both rows read in one pass, without the
+/// intermediate stores of [`interior`].
 #[inline(always)]
-fn merge<T: Float, O: Offset, const INDEX: bool, const FIRST: bool>(
-    acc: &mut [T],
-    acc_offsets: &mut [O],
-    o: usize,
-    value: T,
-    offset: usize,
+fn pairs<T: Float, O: Offset, const INDEX: bool>(
+    top: &[T],
+    bottom: &[T],
+    out: &mut [T],
+    offsets: &mut [O],
 ) {
-    if FIRST || wins(value, acc[o]) {
-        acc[o] = value;
-        if INDEX {
-            acc_offsets[o] = O::from_usize(offset);
-        }
-    }
-}
-
-/// Full windows of `K` dense cells, `S` apart, the first starting at
-/// `row[start]`.
-#[inline(always)]
-fn full<
-    T: Float,
-    O: Offset,
-    const K: usize,
-    const S: usize,
-    const INDEX: bool,
-    const FIRST: bool,
->(
-    row: &[T],
-    start: usize,
-    base: usize,
-    acc: &mut [T],
-    acc_offsets: &mut [O],
-) {
-    let n = acc.len();
-    let row = &row[start..start + S * (n - 1) + K];
+    let n = out.len();
+    let (top, bottom) = (&top[..2 * n], &bottom[..2 * n]);
     for j in 0..n {
-        let cells: &[T; K] = row[j * S..j * S + K].try_into().expect("K cells");
-        let mut best = cells[0];
-        let mut best_tap = 0;
-        for (tap, &value) in cells.iter().enumerate().skip(1) {
+        let mut best = top[2 * j];
+        let mut best_tap = 0u32;
+        for (tap, value) in [
+            (1, top[2 * j + 1]),
+            (2, bottom[2 * j]),
+            (3, bottom[2 * j + 1]),
+        ] {
             let better = wins(value, best);
             best = if better { value } else { best };
             best_tap = if better { tap } else { best_tap };
         }
-        let take = FIRST || wins(best, acc[j]);
-        acc[j] = if take { best } else { acc[j] };
+        out[j] = best;
         if INDEX {
-            acc_offsets[j] = if take {
-                O::from_usize(base + best_tap)
-            } else {
-                acc_offsets[j]
-            };
+            offsets[j] = O::from_usize(best_tap as usize);
+        }
+    }
+}
+
+/// The windows of one output row outside `interior`, one by one.
+fn edges<T: Float, O: Offset, const INDEX: bool>(
+    plan: &Plan,
+    input: &[T],
+    row_window: &AxisWindow,
+    interior: &Range<usize>,
+    out: &mut [T],
+    offsets: &mut [O],
+) {
+    let width = plan.in_width();
+    let size_w = plan.cols.size;
+    let outside = (0..interior.start).chain(interior.end..plan.out_width());
+    for o in outside {
+        let col_window = &plan.cols.windows[o];
+        let mut best = input[row_window.start * width + col_window.start];
+        let mut best_tap = 0;
+        for (row_tap, h) in plan.rows.cells(row_window).enumerate() {
+            let row = &input[h * width..(h + 1) * width];
+            for (col_tap, w) in plan.cols.cells(col_window).enumerate() {
+                if wins(row[w], best) {
+                    best = row[w];
+                    best_tap = row_tap * size_w + col_tap;
+                }
+            }
+        }
+        out[o] = best;
+        if INDEX {
+            offsets[o] = O::from_usize(best_tap);
         }
     }
 }
@@ -526,11 +556,16 @@ fn backward<T: Float + Send + Sync, O: Offset>(
     );
 }
 
-/// Windows that share no cell: every gradient cell is written exactly once,
-/// with its delta or zero, and no zero pass comes first.
+/// Windows that share no cell. Full 2x2 windows with stride 2 write every
+/// gradient cell exactly once; elsewhere each row is zeroed while in cache
+/// just before its deltas land, so no zeroing pass runs over the array.
 fn backward_disjoint<T: Float, O: Offset>(plan: &Plan, delta: &[T], offsets: &[O], grad: &mut [T]) {
     let (width, out_width) = (plan.in_width(), plan.out_width());
-    let size_w = plan.cols.size;
+    let (size_w, dilation_h) = (plan.cols.size, plan.rows.dilation);
+    let interior = plan.cols.interior();
+    let dense =
+        |axis: &crate::geometry::AxisPlan| axis.size == 2 && axis.stride == 2 && axis.dilation == 1;
+    let pattern_2x2s2 = dense(&plan.rows) && dense(&plan.cols) && !interior.is_empty();
     let mut next_row = 0;
     for ((row_window, delta_row), offset_row) in plan
         .rows
@@ -540,29 +575,54 @@ fn backward_disjoint<T: Float, O: Offset>(plan: &Plan, delta: &[T], offsets: &[O
         .zip(offsets.chunks_exact(out_width))
     {
         grad[next_row * width..row_window.start * width].fill(T::zero());
-        for (tap, h) in plan.rows.cells(row_window).enumerate() {
-            let grad_row = &mut grad[h * width..(h + 1) * width];
-            let mut next_col = 0;
+        next_row = plan.rows.last_cell(row_window) + 1;
+        let rows = &mut grad[row_window.start * width..next_row * width];
+        if pattern_2x2s2 && row_window.taps == 2 {
+            let (top, bottom) = rows.split_at_mut(width);
+            let first = plan.cols.windows[interior.start].start;
+            let last = first + 2 * interior.len();
+            top[..first].fill(T::zero());
+            top[last..].fill(T::zero());
+            bottom[..first].fill(T::zero());
+            bottom[last..].fill(T::zero());
+            unpairs(
+                &mut top[first..last],
+                &mut bottom[first..last],
+                &delta_row[interior.clone()],
+                &offset_row[interior.clone()],
+            );
+            for o in (0..interior.start).chain(interior.end..out_width) {
+                let offset = offset_row[o].to_usize();
+                let w = plan.cols.windows[o].start + offset % size_w;
+                rows[offset / size_w * width + w] = delta_row[o];
+            }
+        } else {
+            rows.fill(T::zero());
             for ((col_window, &d), &offset) in
                 plan.cols.windows.iter().zip(delta_row).zip(offset_row)
             {
-                grad_row[next_col..col_window.start].fill(T::zero());
-                let cells = &mut grad_row[col_window.start..col_window.start + col_window.taps];
-                let base = tap * size_w;
-                for (j, cell) in cells.iter_mut().enumerate() {
-                    *cell = if offset.to_usize() == base + j {
-                        d
-                    } else {
-                        T::zero()
-                    };
-                }
-                next_col = col_window.start + col_window.taps;
+                let offset = offset.to_usize();
+                let h = offset / size_w * dilation_h;
+                rows[h * width + col_window.start + offset % size_w] = d;
             }
-            grad_row[next_col..].fill(T::zero());
         }
-        next_row = plan.rows.last_cell(row_window) + 1;
     }
     grad[next_row * width..].fill(T::zero());
+}
+
+/// Full 2x2 windows, stride 2: each delta to its winner, zeros elsewhere,
+/// every cell written once.
+#[inline(always)]
+fn unpairs<T: Float, O: Offset>(top: &mut [T], bottom: &mut [T], delta: &[T], offsets: &[O]) {
+    let cells = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2));
+    for ((top, bottom), (&d, &offset)) in cells.zip(delta.iter().zip(offsets)) {
+        let offset = offset.to_usize();
+        let pick = |tap: usize| if offset == tap { d } else { T::zero() };
+        top[0] = pick(0);
+        top[1] = pick(1);
+        bottom[0] = pick(2);
+        bottom[1] = pick(3);
+    }
 }
 
 /// Overlapping or dilated windows: rows are zeroed just before the first

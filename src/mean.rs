@@ -10,6 +10,7 @@ use crate::PoolError;
 use crate::geometry::{AxisPlan, AxisWindow, MeanDivisor, Plan, Window2d, output_shape};
 use crate::layout::{check_shape, plane_slice, plane_view, shape4, with_standard_layout};
 use crate::parallel::{Task, for_each_band};
+use crate::phases::Phases;
 
 /// Mean pooling forward: the sum of every window's real input cells divided
 /// by the window's divisor (see [`MeanDivisor`]).
@@ -255,13 +256,19 @@ fn forward_band<T: Float>(
 ) {
     let (width, out_width) = (plan.in_width(), plan.out_width());
     let mut divisors = RowDivisors::new();
+    let mut phases = Phases::new();
     for (row_window, out_row) in plan.rows.windows[rows]
         .iter()
         .zip(out.chunks_exact_mut(out_width))
     {
         out_row.fill(T::zero());
         for h in plan.rows.cells(row_window) {
-            sum_row(&plan.cols, &input[h * width..(h + 1) * width], out_row);
+            sum_row(
+                &plan.cols,
+                &input[h * width..(h + 1) * width],
+                out_row,
+                &mut phases,
+            );
         }
         for (value, &d) in out_row
             .iter_mut()
@@ -274,7 +281,7 @@ fn forward_band<T: Float>(
 
 /// Adds every window's cells in `row` to its running sum in `acc`, in window
 /// order.
-fn sum_row<T: Float>(cols: &AxisPlan, row: &[T], acc: &mut [T]) {
+fn sum_row<T: Float>(cols: &AxisPlan, row: &[T], acc: &mut [T], phases: &mut Phases<T>) {
     let interior = cols.interior();
     let general = |range: Range<usize>, acc: &mut [T]| {
         for o in range {
@@ -290,12 +297,18 @@ fn sum_row<T: Float>(cols: &AxisPlan, row: &[T], acc: &mut [T]) {
     if !interior.is_empty() {
         let start = cols.windows[interior.start].start;
         let mid = &mut acc[interior.clone()];
-        match (cols.size, cols.stride, cols.dilation) {
-            (2, 2, 1) => sum_full::<T, 2, 2>(row, start, mid),
-            (3, 2, 1) => sum_full::<T, 3, 2>(row, start, mid),
-            (2, 1, 1) => sum_full::<T, 2, 1>(row, start, mid),
-            (3, 1, 1) => sum_full::<T, 3, 1>(row, start, mid),
-            _ => general(interior.clone(), acc),
+        if (cols.size, cols.stride, cols.dilation) == (2, 2, 1) {
+            sum_full::<T, 2, 2>(row, start, mid);
+        } else {
+            // one contiguous pass per window cell, in window order
+            let n = mid.len();
+            let span = cols.stride * (n - 1) + cols.dilation * (cols.size - 1) + 1;
+            let view = phases.split(&row[start..start + span], cols.stride);
+            for tap in 0..cols.size {
+                for (sum, &value) in mid.iter_mut().zip(view.cells(tap * cols.dilation, n)) {
+                    *sum = *sum + value;
+                }
+            }
         }
     }
     general(interior.end..cols.windows.len(), acc);
@@ -320,6 +333,9 @@ fn sum_full<T: Float, const K: usize, const S: usize>(row: &[T], start: usize, a
 /// with its window's share or zero.
 fn backward_disjoint<T: Float>(plan: &Plan, divisor: MeanDivisor, delta: &[T], grad: &mut [T]) {
     let (width, out_width) = (plan.in_width(), plan.out_width());
+    let interior = plan.cols.interior();
+    let cols = &plan.cols;
+    let pairs = (cols.size, cols.stride, cols.dilation) == (2, 2, 1) && !interior.is_empty();
     let mut divisors = RowDivisors::new();
     let mut shares = vec![T::zero(); out_width];
     let mut next_row = 0;
@@ -335,6 +351,24 @@ fn backward_disjoint<T: Float>(plan: &Plan, divisor: MeanDivisor, delta: &[T], g
         for h in plan.rows.cells(row_window) {
             let grad_row = &mut grad[h * width..(h + 1) * width];
             let mut next_col = 0;
+            if pairs {
+                // full 2-cell windows, stride 2: one interleaving pass
+                let first = plan.cols.windows[interior.start].start;
+                let last = first + 2 * interior.len();
+                grad_row[..first].fill(T::zero());
+                let cells = grad_row[first..last].chunks_exact_mut(2);
+                for (pair, &share) in cells.zip(&shares[interior.clone()]) {
+                    pair[0] = share;
+                    pair[1] = share;
+                }
+                for o in (0..interior.start).chain(interior.end..out_width) {
+                    let window = &plan.cols.windows[o];
+                    grad_row[window.start..window.start + window.taps].fill(shares[o]);
+                }
+                next_col = last.max(plan.cols.windows.last().map_or(0, |w| w.start + w.taps));
+                grad_row[next_col..].fill(T::zero());
+                continue;
+            }
             for (col_window, &share) in plan.cols.windows.iter().zip(&shares) {
                 grad_row[next_col..col_window.start].fill(T::zero());
                 next_col = col_window.start + col_window.taps;
@@ -348,13 +382,25 @@ fn backward_disjoint<T: Float>(plan: &Plan, divisor: MeanDivisor, delta: &[T], g
 }
 
 /// Overlapping or dilated windows: rows are zeroed just before the first
-/// window that reaches them, then shares accumulate in window order.
+/// window that reaches them, then shares accumulate in window order. Each
+/// cell's shares arrive in the order of their windows, as in the naive loop:
+/// edge windows one by one, full windows by contiguous passes over the row's
+/// stride phases, last cell of the window first.
 fn backward_overlapping<T: Float>(plan: &Plan, divisor: MeanDivisor, delta: &[T], grad: &mut [T]) {
     let (width, out_width) = (plan.in_width(), plan.out_width());
-    let dilation = plan.cols.dilation;
+    let cols = &plan.cols;
+    let interior = cols.interior();
     let mut divisors = RowDivisors::new();
     let mut shares = vec![T::zero(); out_width];
+    let mut phases = Phases::new();
     let mut zeroed = 0;
+    let add_windows = |grad_row: &mut [T], windows: Range<usize>, shares: &[T]| {
+        for (window, &share) in cols.windows[windows.clone()].iter().zip(&shares[windows]) {
+            for w in cols.cells(window) {
+                grad_row[w] = grad_row[w] + share;
+            }
+        }
+    };
     for (row_window, delta_row) in plan.rows.windows.iter().zip(delta.chunks_exact(out_width)) {
         for ((share, &d), &div) in shares
             .iter_mut()
@@ -370,12 +416,22 @@ fn backward_overlapping<T: Float>(plan: &Plan, divisor: MeanDivisor, delta: &[T]
         }
         for h in plan.rows.cells(row_window) {
             let grad_row = &mut grad[h * width..(h + 1) * width];
-            for (col_window, &share) in plan.cols.windows.iter().zip(&shares) {
-                for tap in 0..col_window.taps {
-                    let cell = &mut grad_row[col_window.start + tap * dilation];
-                    *cell = *cell + share;
+            add_windows(grad_row, 0..interior.start, &shares);
+            if !interior.is_empty() {
+                let n = interior.len();
+                let first = cols.windows[interior.start].start;
+                let span = cols.stride * (n - 1) + cols.dilation * (cols.size - 1) + 1;
+                let region = &mut grad_row[first..first + span];
+                phases.load(region, cols.stride);
+                for tap in (0..cols.size).rev() {
+                    let cells = phases.cells_mut(tap * cols.dilation, n);
+                    for (cell, &share) in cells.iter_mut().zip(&shares[interior.clone()]) {
+                        *cell = *cell + share;
+                    }
                 }
+                phases.store(region);
             }
+            add_windows(grad_row, interior.end..out_width, &shares);
         }
     }
     grad[zeroed * width..].fill(T::zero());

@@ -54,6 +54,46 @@ fn geometry() -> impl Strategy<Value = (Window2d, MeanDivisor)> {
         })
 }
 
+/// The geometries the kernels specialize (2x2 and 3x3, stride 1 and 2,
+/// padding 0 or 1), on widths around their edges, so that every fast path
+/// meets odd widths, last rows, padding and ceil mode.
+fn fast_case() -> impl Strategy<Value = Case> {
+    (
+        (1usize..3, 1usize..3, 2usize..12, 2usize..12),
+        (2usize..4, 2usize..4),
+        (1usize..3, 1usize..3),
+        (0usize..2, 0usize..2),
+        any::<bool>(),
+        0usize..3,
+        any::<bool>(),
+    )
+        .prop_flat_map(
+            |((n, c, h, w), size, stride, (ph, pw), ceil, layout, special)| {
+                let len = n * c * h * w;
+                (
+                    proptest::collection::vec(any::<i8>(), len),
+                    proptest::collection::vec(any::<i8>(), len * 4),
+                    0usize..3,
+                )
+                    .prop_map(move |(values, deltas, divisor)| Case {
+                        shape: [n, c, h, w],
+                        window: Window2d::new(size, stride)
+                            .with_padding((ph, pw))
+                            .with_ceil_mode(ceil),
+                        divisor: match divisor {
+                            0 => MeanDivisor::PaddedWindow,
+                            1 => MeanDivisor::RealCells,
+                            _ => MeanDivisor::Fixed(NonZeroUsize::new(3).unwrap()),
+                        },
+                        layout,
+                        values,
+                        special,
+                        deltas,
+                    })
+            },
+        )
+}
+
 fn dilation() -> impl Strategy<Value = usize> {
     prop_oneof![3 => Just(1usize), 1 => 2usize..4]
 }
@@ -235,6 +275,14 @@ proptest! {
 
     #[test]
     fn mean_matches_reference_f64(case in case()) {
+        check_mean::<f64>(&case)?;
+    }
+
+    #[test]
+    fn fast_paths_match_reference(case in fast_case()) {
+        check_max::<f32>(&case)?;
+        check_mean::<f32>(&case)?;
+        check_max::<f64>(&case)?;
         check_mean::<f64>(&case)?;
     }
 

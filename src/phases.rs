@@ -1,0 +1,116 @@
+//! A row split into its stride phases, so that the kernels read strided
+//! windows from contiguous memory.
+//!
+//! With windows `stride` apart and dilation `dilation`, cell `t` of window
+//! `j` is `row[stride * j + dilation * t]`: element `j + offset / stride` of
+//! phase `offset % stride`, where `offset = dilation * t`. For every `t` the
+//! windows' cells then form one contiguous slice, and a loop over windows
+//! vectorizes.
+
+/// Reusable buffers for the phases of one row.
+#[derive(Default)]
+pub(crate) struct Phases<T> {
+    buffers: Vec<Vec<T>>,
+}
+
+/// The phases of one row, borrowed from the row itself (stride 1) or from
+/// [`Phases`].
+pub(crate) struct PhaseView<'a, T> {
+    stride: usize,
+    row: &'a [T],
+    buffers: &'a [Vec<T>],
+}
+
+impl<T: Copy> Phases<T> {
+    pub fn new() -> Self {
+        Phases {
+            buffers: Vec::new(),
+        }
+    }
+
+    /// Splits `row` into `stride` phases.
+    pub fn split<'a>(&'a mut self, row: &'a [T], stride: usize) -> PhaseView<'a, T> {
+        if stride > 1 {
+            self.buffers.resize_with(stride, Vec::new);
+            for buffer in &mut self.buffers {
+                buffer.clear();
+            }
+            if stride == 2 {
+                let (evens, odds) = self.buffers.split_at_mut(1);
+                let (evens, odds) = (&mut evens[0], &mut odds[0]);
+                let pairs = row.chunks_exact(2);
+                evens.extend(pairs.clone().map(|pair| pair[0]));
+                odds.extend(pairs.clone().map(|pair| pair[1]));
+                evens.extend(pairs.remainder());
+            } else {
+                for (phase, buffer) in self.buffers.iter_mut().enumerate() {
+                    buffer.extend(row.iter().skip(phase).step_by(stride));
+                }
+            }
+        }
+        PhaseView {
+            stride,
+            row,
+            buffers: &self.buffers,
+        }
+    }
+}
+
+impl<T: Copy> Phases<T> {
+    /// Copies `row` into the buffers, split into `stride` phases (one phase
+    /// for stride 1), for [`cells_mut`](Self::cells_mut) and
+    /// [`store`](Self::store).
+    pub fn load(&mut self, row: &[T], stride: usize) {
+        if stride == 1 {
+            self.buffers.resize_with(1, Vec::new);
+            self.buffers[0].clear();
+            self.buffers[0].extend_from_slice(row);
+        } else {
+            let _ = self.split(row, stride);
+        }
+    }
+
+    /// As [`PhaseView::cells`], writable, after [`load`](Self::load).
+    #[inline]
+    pub fn cells_mut(&mut self, offset: usize, n: usize) -> &mut [T] {
+        let stride = self.buffers.len();
+        let start = offset / stride;
+        &mut self.buffers[offset % stride][start..start + n]
+    }
+
+    /// Interleaves the phases back into `row`.
+    pub fn store(&self, row: &mut [T]) {
+        let stride = self.buffers.len();
+        if stride == 2 {
+            let (evens, odds) = (&self.buffers[0], &self.buffers[1]);
+            let mut pairs = row.chunks_exact_mut(2);
+            for ((pair, &even), &odd) in (&mut pairs).zip(evens).zip(odds) {
+                pair[0] = even;
+                pair[1] = odd;
+            }
+            if let [last] = pairs.into_remainder() {
+                *last = evens[evens.len() - 1];
+            }
+        } else {
+            for (phase, buffer) in self.buffers.iter().enumerate() {
+                for (cell, &value) in row.iter_mut().skip(phase).step_by(stride).zip(buffer) {
+                    *cell = value;
+                }
+            }
+        }
+    }
+}
+
+impl<'a, T> PhaseView<'a, T> {
+    /// Cell `offset` (in input cells from each window's first cell) of `n`
+    /// consecutive windows.
+    #[inline]
+    pub fn cells(&self, offset: usize, n: usize) -> &'a [T] {
+        let start = offset / self.stride;
+        if self.stride == 1 {
+            &self.row[start..start + n]
+        } else {
+            &self.buffers[offset % self.stride][start..start + n]
+        }
+    }
+}
