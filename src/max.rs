@@ -11,7 +11,7 @@ use ndarray::{Array4, ArrayRef, Ix4};
 use num_traits::Float;
 
 use crate::PoolError;
-use crate::argmax::{Argmax, Offset, Offsets};
+use crate::argmax::{Argmax, CellTable, Offset, Offsets};
 use crate::geometry::{AxisWindow, Plan, Window2d, output_shape};
 use crate::layout::{
     check_shape, plane_len, plane_slice, plane_view, planes, shape4, standard_slice_mut,
@@ -561,7 +561,7 @@ fn backward<T: Float + Send + Sync, O: Offset>(
 /// just before its deltas land, so no zeroing pass runs over the array.
 fn backward_disjoint<T: Float, O: Offset>(plan: &Plan, delta: &[T], offsets: &[O], grad: &mut [T]) {
     let (width, out_width) = (plan.in_width(), plan.out_width());
-    let (size_w, dilation_h) = (plan.cols.size, plan.rows.dilation);
+    let table = CellTable::new(plan);
     let interior = plan.cols.interior();
     let dense =
         |axis: &crate::geometry::AxisPlan| axis.size == 2 && axis.stride == 2 && axis.dilation == 1;
@@ -592,18 +592,15 @@ fn backward_disjoint<T: Float, O: Offset>(plan: &Plan, delta: &[T], offsets: &[O
                 &offset_row[interior.clone()],
             );
             for o in (0..interior.start).chain(interior.end..out_width) {
-                let offset = offset_row[o].to_usize();
-                let w = plan.cols.windows[o].start + offset % size_w;
-                rows[offset / size_w * width + w] = delta_row[o];
+                let distance = table.distance(offset_row[o].to_usize());
+                rows[plan.cols.windows[o].start + distance] = delta_row[o];
             }
         } else {
             rows.fill(T::zero());
             for ((col_window, &d), &offset) in
                 plan.cols.windows.iter().zip(delta_row).zip(offset_row)
             {
-                let offset = offset.to_usize();
-                let h = offset / size_w * dilation_h;
-                rows[h * width + col_window.start + offset % size_w] = d;
+                rows[col_window.start + table.distance(offset.to_usize())] = d;
             }
         }
     }
@@ -635,7 +632,7 @@ fn backward_overlapping<T: Float, O: Offset>(
     grad: &mut [T],
 ) {
     let (width, out_width) = (plan.in_width(), plan.out_width());
-    let (size_w, dilation_h, dilation_w) = (plan.cols.size, plan.rows.dilation, plan.cols.dilation);
+    let table = CellTable::new(plan);
     let mut zeroed = 0;
     for ((row_window, delta_row), offset_row) in plan
         .rows
@@ -649,11 +646,10 @@ fn backward_overlapping<T: Float, O: Offset>(
             grad[zeroed * width..last * width].fill(T::zero());
             zeroed = last;
         }
+        let row_start = row_window.start * width;
         for ((col_window, &d), &offset) in plan.cols.windows.iter().zip(delta_row).zip(offset_row) {
-            let offset = offset.to_usize();
-            let h = row_window.start + offset / size_w * dilation_h;
-            let w = col_window.start + offset % size_w * dilation_w;
-            grad[h * width + w] = grad[h * width + w] + d;
+            let cell = row_start + col_window.start + table.distance(offset.to_usize());
+            grad[cell] = grad[cell] + d;
         }
     }
     grad[zeroed * width..].fill(T::zero());

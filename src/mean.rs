@@ -257,18 +257,27 @@ fn forward_band<T: Float>(
     let (width, out_width) = (plan.in_width(), plan.out_width());
     let mut divisors = RowDivisors::new();
     let mut phases = Phases::new();
+    let interior = plan.cols.interior();
+    let dense = |axis: &AxisPlan| (axis.size, axis.stride, axis.dilation) == (2, 2, 1);
+    let pairs_2x2s2 = dense(&plan.rows) && dense(&plan.cols) && !interior.is_empty();
     for (row_window, out_row) in plan.rows.windows[rows]
         .iter()
         .zip(out.chunks_exact_mut(out_width))
     {
         out_row.fill(T::zero());
+        let pairs = pairs_2x2s2 && row_window.taps == 2;
+        if pairs {
+            let first = plan.cols.windows[interior.start].start;
+            let top = &input[row_window.start * width + first..][..2 * interior.len()];
+            let bottom = &input[(row_window.start + 1) * width + first..][..2 * interior.len()];
+            let cells = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+            for (sum, (top, bottom)) in out_row[interior.clone()].iter_mut().zip(cells) {
+                *sum = T::zero() + top[0] + top[1] + bottom[0] + bottom[1];
+            }
+        }
         for h in plan.rows.cells(row_window) {
-            sum_row(
-                &plan.cols,
-                &input[h * width..(h + 1) * width],
-                out_row,
-                &mut phases,
-            );
+            let row = &input[h * width..(h + 1) * width];
+            sum_row(&plan.cols, row, out_row, &mut phases, pairs);
         }
         for (value, &d) in out_row
             .iter_mut()
@@ -281,7 +290,13 @@ fn forward_band<T: Float>(
 
 /// Adds every window's cells in `row` to its running sum in `acc`, in window
 /// order.
-fn sum_row<T: Float>(cols: &AxisPlan, row: &[T], acc: &mut [T], phases: &mut Phases<T>) {
+fn sum_row<T: Float>(
+    cols: &AxisPlan,
+    row: &[T],
+    acc: &mut [T],
+    phases: &mut Phases<T>,
+    interior_done: bool,
+) {
     let interior = cols.interior();
     let general = |range: Range<usize>, acc: &mut [T]| {
         for o in range {
@@ -294,7 +309,7 @@ fn sum_row<T: Float>(cols: &AxisPlan, row: &[T], acc: &mut [T], phases: &mut Pha
         }
     };
     general(0..interior.start, acc);
-    if !interior.is_empty() {
+    if !interior.is_empty() && !interior_done {
         let start = cols.windows[interior.start].start;
         let mid = &mut acc[interior.clone()];
         if (cols.size, cols.stride, cols.dilation) == (2, 2, 1) {
