@@ -128,21 +128,72 @@ impl Default for Argmax {
 
 impl Argmax {
     /// The window of the forward that made it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::Array4;
+    /// use ndarray_pooling::{max_pool2d_argmax, Window2d};
+    ///
+    /// let window = Window2d::new(3, 2).with_padding(1);
+    /// let (_, argmax) = max_pool2d_argmax(&Array4::<f32>::zeros((1, 2, 9, 9)), &window)?;
+    /// assert_eq!(argmax.window(), &window);
+    /// assert_eq!(argmax.input_shape(), [1, 2, 9, 9]);
+    /// assert_eq!(argmax.output_shape(), [1, 2, 5, 5]);
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn window(&self) -> &Window2d {
         &self.window
     }
 
     /// The shape of that forward's input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::Array4;
+    /// use ndarray_pooling::{max_pool2d_argmax, Window2d};
+    ///
+    /// let (_, argmax) = max_pool2d_argmax(&Array4::<f64>::zeros((2, 3, 6, 4)), &Window2d::new(2, 2))?;
+    /// assert_eq!(argmax.input_shape(), [2, 3, 6, 4]);
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn input_shape(&self) -> [usize; 4] {
         self.input_shape
     }
 
     /// The shape of that forward's output, and of the argmax.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::Array4;
+    /// use ndarray_pooling::{max_pool2d_argmax, Window2d};
+    ///
+    /// let (y, argmax) = max_pool2d_argmax(&Array4::<f64>::zeros((2, 3, 6, 4)), &Window2d::new(2, 2))?;
+    /// assert_eq!(argmax.output_shape(), [2, 3, 3, 2]);
+    /// assert_eq!(&argmax.output_shape()[..], y.shape());
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn output_shape(&self) -> [usize; 4] {
         self.output_shape
     }
 
     /// Bytes per stored offset: 1, 2 or 4.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::Array4;
+    /// use ndarray_pooling::{max_pool2d_argmax, Window2d};
+    ///
+    /// let x = Array4::<f32>::zeros((1, 1, 40, 40));
+    /// let (_, small) = max_pool2d_argmax(&x, &Window2d::new(16, 16))?; // 256 cells
+    /// assert_eq!(small.offset_bytes(), 1);
+    /// let (_, large) = max_pool2d_argmax(&x, &Window2d::new(17, 17))?; // 289 cells
+    /// assert_eq!(large.offset_bytes(), 2);
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn offset_bytes(&self) -> usize {
         match self.offsets {
             Offsets::U8(_) => 1,
@@ -153,6 +204,18 @@ impl Argmax {
 
     /// PyTorch's indices: within each `(n, c)` plane, the flat index
     /// `h * W + w` of each window's winner.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// use ndarray_pooling::{max_pool2d_argmax, Window2d};
+    ///
+    /// let x = array![[[[0f32, 1., 2.], [5., 4., 3.]]]];
+    /// let (_, argmax) = max_pool2d_argmax(&x, &Window2d::new(2, 1))?;
+    /// assert_eq!(argmax.to_indices(), array![[[[3, 4]]]]); // (1, 0) and (1, 1) in a 2x3 plane
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn to_indices(&self) -> Array4<i64> {
         let values = match &self.offsets {
             Offsets::U8(o) => self.flat_indices(o),

@@ -28,11 +28,28 @@ pub struct Size2d {
 
 impl Size2d {
     /// A pair of `height` and `width`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::Size2d;
+    ///
+    /// let s = Size2d::new(3, 2);
+    /// assert_eq!((s.height, s.width), (3, 2));
+    /// ```
     pub const fn new(height: usize, width: usize) -> Self {
         Size2d { height, width }
     }
 
     /// The same value along both axes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::Size2d;
+    ///
+    /// assert_eq!(Size2d::square(2), Size2d::new(2, 2));
+    /// ```
     pub const fn square(side: usize) -> Self {
         Size2d::new(side, side)
     }
@@ -88,6 +105,17 @@ pub struct Padding {
 
 impl Padding {
     /// Padding of `top`, `bottom`, `left` and `right` cells.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::{Pool2d, PoolMode, Padding};
+    ///
+    /// // TensorFlow's SAME for a 2x2 window, stride 1: the odd cell goes at the end
+    /// let pool = Pool2d::builder(PoolMode::Max).size(2).stride(1).padding(Padding::new(0, 1, 0, 1)).build()?;
+    /// assert_eq!(pool.output_shape([1, 1, 5, 5])?, [1, 1, 5, 5]);
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub const fn new(top: usize, bottom: usize, left: usize, right: usize) -> Self {
         Padding {
             top,
@@ -98,26 +126,67 @@ impl Padding {
     }
 
     /// No padding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::Padding;
+    ///
+    /// assert_eq!(Padding::zero(), Padding::new(0, 0, 0, 0));
+    /// assert_eq!(Padding::zero(), Padding::default());
+    /// ```
     pub const fn zero() -> Self {
         Padding::new(0, 0, 0, 0)
     }
 
     /// Cells above the input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::Padding;
+    ///
+    /// assert_eq!(Padding::new(1, 2, 3, 4).top(), 1);
+    /// ```
     pub const fn top(&self) -> usize {
         self.top
     }
 
     /// Cells below the input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::Padding;
+    ///
+    /// assert_eq!(Padding::new(1, 2, 3, 4).bottom(), 2);
+    /// ```
     pub const fn bottom(&self) -> usize {
         self.bottom
     }
 
     /// Cells left of the input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::Padding;
+    ///
+    /// assert_eq!(Padding::new(1, 2, 3, 4).left(), 3);
+    /// ```
     pub const fn left(&self) -> usize {
         self.left
     }
 
     /// Cells right of the input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::Padding;
+    ///
+    /// assert_eq!(Padding::new(1, 2, 3, 4).right(), 4);
+    /// ```
     pub const fn right(&self) -> usize {
         self.right
     }
@@ -209,6 +278,16 @@ pub struct Window2d {
 
 impl Window2d {
     /// A window of `size` moving by `stride`, without padding or dilation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::Window2d;
+    ///
+    /// let window = Window2d::new((3, 2), 1);
+    /// assert_eq!(window.output_shape([1, 1, 5, 5])?, [1, 1, 3, 4]);
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn new(size: impl Into<Size2d>, stride: impl Into<Size2d>) -> Self {
         Window2d {
             size: size.into(),
@@ -220,6 +299,18 @@ impl Window2d {
     }
 
     /// The same window with `padding`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::{Padding, Window2d};
+    ///
+    /// let same = Window2d::new(3, 1).with_padding(1);
+    /// assert_eq!(same.output_shape([1, 1, 6, 6])?, [1, 1, 6, 6]);
+    /// let top_only = Window2d::new(3, 1).with_padding(Padding::new(2, 0, 0, 0));
+    /// assert_eq!(top_only.output_shape([1, 1, 6, 6])?, [1, 1, 6, 4]);
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     #[must_use]
     pub fn with_padding(mut self, padding: impl Into<Padding>) -> Self {
         self.padding = padding.into();
@@ -227,6 +318,17 @@ impl Window2d {
     }
 
     /// The same window with `dilation`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::Window2d;
+    ///
+    /// // 3 cells, 2 apart: the window spans 5 cells
+    /// let dilated = Window2d::new(3, 1).with_dilation(2);
+    /// assert_eq!(dilated.output_shape([1, 1, 7, 7])?, [1, 1, 3, 3]);
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     #[must_use]
     pub fn with_dilation(mut self, dilation: impl Into<Size2d>) -> Self {
         self.dilation = dilation.into();
@@ -234,6 +336,17 @@ impl Window2d {
     }
 
     /// The same window with `ceil_mode`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::Window2d;
+    ///
+    /// let floor = Window2d::new(2, 2);
+    /// assert_eq!(floor.output_shape([1, 1, 5, 5])?, [1, 1, 2, 2]);
+    /// assert_eq!(floor.with_ceil_mode(true).output_shape([1, 1, 5, 5])?, [1, 1, 3, 3]);
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     #[must_use]
     pub fn with_ceil_mode(mut self, ceil_mode: bool) -> Self {
         self.ceil_mode = ceil_mode;
@@ -246,6 +359,18 @@ impl Window2d {
     /// # Errors
     ///
     /// [`PoolError::ZeroParameter`] naming the parameter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::{PoolError, Window2d};
+    ///
+    /// assert!(Window2d::new(2, 2).validate().is_ok());
+    /// assert_eq!(
+    ///     Window2d::new(2, (1, 0)).validate(),
+    ///     Err(PoolError::ZeroParameter { parameter: "stride", height: 1, width: 0 })
+    /// );
+    /// ```
     pub fn validate(&self) -> Result<(), PoolError> {
         self.size.validate("size")?;
         self.stride.validate("stride")?;
@@ -258,6 +383,16 @@ impl Window2d {
     ///
     /// Every geometry error: a zero parameter, a window that does not fit the
     /// padded input, a window over padding only, or sizes that overflow.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::Window2d;
+    ///
+    /// assert_eq!(Window2d::new(2, 2).output_shape([32, 64, 112, 112])?, [32, 64, 56, 56]);
+    /// assert!(Window2d::new(5, 1).output_shape([1, 1, 4, 4]).is_err());
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn output_shape(&self, input: [usize; 4]) -> Result<[usize; 4], PoolError> {
         let plan = self.plan(input[2], input[3])?;
         output_shape(input, plan.out_height(), plan.out_width())

@@ -358,6 +358,7 @@ fn band<T: Float, O: Offset, const INDEX: bool>(
 ) {
     let out_width = plan.out_width();
     let mut phases = Phases::new();
+    let mut row_phases: [Phases<T>; 3] = Default::default();
     let mut taps = Vec::new();
     let interior_cols = plan.cols.interior();
     let dense =
@@ -385,6 +386,16 @@ fn band<T: Float, O: Offset, const INDEX: bool>(
                 let top = &input[row_window.start * width + first..];
                 let bottom = &input[(row_window.start + 1) * width + first..];
                 pairs::<T, O, INDEX>(top, bottom, out_mid, offset_mid);
+            } else if plan.cols.size == 3 && row_window.taps == 3 {
+                fused_3x3::<T, O, INDEX>(
+                    plan,
+                    input,
+                    row_window,
+                    first,
+                    out_mid,
+                    offset_mid,
+                    &mut row_phases,
+                );
             } else {
                 interior::<T, O, INDEX>(
                     plan,
@@ -457,6 +468,59 @@ fn interior<T: Float, O: Offset, const INDEX: bool>(
     if INDEX {
         for (offset, &tap) in offsets.iter_mut().zip(taps.iter()) {
             *offset = O::from_usize(tap as usize);
+        }
+    }
+}
+
+/// Full 3x3 windows of any stride and dilation: the three rows' stride
+/// phases are read in one pass, without the intermediate stores of
+/// [`interior`].
+#[inline(always)]
+fn fused_3x3<T: Float, O: Offset, const INDEX: bool>(
+    plan: &Plan,
+    input: &[T],
+    row_window: &AxisWindow,
+    first: usize,
+    out: &mut [T],
+    offsets: &mut [O],
+    phases: &mut [Phases<T>; 3],
+) {
+    let (width, cols, n) = (plan.in_width(), &plan.cols, out.len());
+    let span = cols.stride * (n - 1) + cols.dilation * 2 + 1;
+    let mut rows = plan.rows.cells(row_window);
+    let mut row = || {
+        let h = rows.next().expect("three rows");
+        &input[h * width + first..h * width + first + span]
+    };
+    let (r0, r1, r2) = (row(), row(), row());
+    let [p0, p1, p2] = phases;
+    let (v0, v1, v2) = (
+        p0.split(r0, cols.stride),
+        p1.split(r1, cols.stride),
+        p2.split(r2, cols.stride),
+    );
+    let d = cols.dilation;
+    let cells = [v0, v1, v2].map(|v| [v.cells(0, n), v.cells(d, n), v.cells(2 * d, n)]);
+    for j in 0..n {
+        let mut best = cells[0][0][j];
+        let mut best_tap = 0u32;
+        for (row_tap, row) in cells.iter().enumerate() {
+            for (col_tap, col) in row.iter().enumerate() {
+                if row_tap + col_tap > 0 {
+                    let value = col[j];
+                    let better = wins(value, best);
+                    best = if better { value } else { best };
+                    best_tap = if better {
+                        (row_tap * 3 + col_tap) as u32
+                    } else {
+                        best_tap
+                    };
+                }
+            }
+        }
+        out[j] = best;
+        if INDEX {
+            offsets[j] = O::from_usize(best_tap as usize);
         }
     }
 }

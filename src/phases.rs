@@ -8,9 +8,16 @@
 //! vectorizes.
 
 /// Reusable buffers for the phases of one row.
-#[derive(Default)]
 pub(crate) struct Phases<T> {
     buffers: Vec<Vec<T>>,
+}
+
+impl<T> Default for Phases<T> {
+    fn default() -> Self {
+        Phases {
+            buffers: Vec::new(),
+        }
+    }
 }
 
 /// The phases of one row, borrowed from the row itself (stride 1) or from
@@ -32,18 +39,24 @@ impl<T: Copy> Phases<T> {
     pub fn split<'a>(&'a mut self, row: &'a [T], stride: usize) -> PhaseView<'a, T> {
         if stride > 1 {
             self.buffers.resize_with(stride, Vec::new);
-            for buffer in &mut self.buffers {
-                buffer.clear();
-            }
             if stride == 2 {
                 let (evens, odds) = self.buffers.split_at_mut(1);
                 let (evens, odds) = (&mut evens[0], &mut odds[0]);
+                if let Some(&fill) = row.first() {
+                    evens.resize(row.len().div_ceil(2), fill);
+                    odds.resize(row.len() / 2, fill);
+                }
                 let pairs = row.chunks_exact(2);
-                evens.extend(pairs.clone().map(|pair| pair[0]));
-                odds.extend(pairs.clone().map(|pair| pair[1]));
-                evens.extend(pairs.remainder());
+                if let [last] = pairs.remainder() {
+                    evens[row.len() / 2] = *last;
+                }
+                for ((even, odd), pair) in evens.iter_mut().zip(odds.iter_mut()).zip(pairs) {
+                    *even = pair[0];
+                    *odd = pair[1];
+                }
             } else {
                 for (phase, buffer) in self.buffers.iter_mut().enumerate() {
+                    buffer.clear();
                     buffer.extend(row.iter().skip(phase).step_by(stride));
                 }
             }

@@ -99,6 +99,16 @@ impl Pool2d {
     }
 
     /// A builder for every option; see [`Pool2dBuilder`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::{Pool2d, PoolMode};
+    ///
+    /// let pool = Pool2d::builder(PoolMode::Max).size(3).stride(2).padding(1).build()?;
+    /// assert_eq!(pool.output_shape([1, 64, 112, 112])?, [1, 64, 56, 56]);
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn builder(mode: PoolMode) -> Pool2dBuilder {
         Pool2dBuilder {
             mode,
@@ -113,16 +123,45 @@ impl Pool2d {
     }
 
     /// The layer's mode.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::{Pool2d, PoolMode};
+    ///
+    /// assert_eq!(Pool2d::new(PoolMode::Max, 2, 2)?.mode(), PoolMode::Max);
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn mode(&self) -> PoolMode {
         self.mode
     }
 
     /// The layer's window geometry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::{Pool2d, PoolMode, Size2d};
+    ///
+    /// let pool = Pool2d::new(PoolMode::Max, 3, 2)?;
+    /// assert_eq!(pool.window().stride, Size2d::square(2));
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn window(&self) -> &Window2d {
         &self.window
     }
 
     /// What a mean window divides by (unused by max pooling).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::{MeanDivisor, Pool2d, PoolMode};
+    ///
+    /// let pool = Pool2d::builder(PoolMode::Mean).count_include_pad(false).build()?;
+    /// assert_eq!(pool.divisor(), MeanDivisor::RealCells);
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn divisor(&self) -> MeanDivisor {
         self.divisor
     }
@@ -153,6 +192,19 @@ impl Pool2d {
     /// # Errors
     ///
     /// The geometry errors of [`Window2d::output_shape`] for `x`'s shape.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::{array, s, Array4};
+    /// use ndarray_pooling::{Pool2d, PoolMode};
+    ///
+    /// let mut pool = Pool2d::new(PoolMode::Mean, 2, 2)?;
+    /// let x: Array4<f32> = array![[[[1., 2., 9.], [3., 4., 9.]]]];
+    /// // a non-contiguous view: the first two columns
+    /// assert_eq!(pool.forward(&x.slice(s![.., .., .., ..2]))?, array![[[[2.5]]]]);
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn forward<T: Float + Send + Sync>(
         &mut self,
         x: &ArrayRef<T, Ix4>,
@@ -261,6 +313,19 @@ impl Pool2d {
     /// - [`PoolError::BackwardBeforeForward`] if no forward has run;
     /// - [`PoolError::ShapeMismatch`] if `delta` is not shaped like the last
     ///   forward's output.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// use ndarray_pooling::{Pool2d, PoolError, PoolMode};
+    ///
+    /// let mut pool = Pool2d::new(PoolMode::Mean, 2, 2)?;
+    /// assert_eq!(pool.backward(&array![[[[4f32]]]]), Err(PoolError::BackwardBeforeForward));
+    /// pool.forward(&array![[[[1f32, 2.], [3., 4.]]]])?;
+    /// assert_eq!(pool.backward(&array![[[[4f32]]]])?, array![[[[1., 1.], [1., 1.]]]]);
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn backward<T: Float + Send + Sync>(
         &self,
         delta: &ArrayRef<T, Ix4>,
@@ -278,6 +343,20 @@ impl Pool2d {
     ///
     /// As [`backward`](Self::backward), and [`PoolError::ShapeMismatch`] if
     /// `grad` is shaped otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::{array, Array4};
+    /// use ndarray_pooling::{Pool2d, PoolMode};
+    ///
+    /// let mut pool = Pool2d::new(PoolMode::Max, 2, 2)?;
+    /// pool.forward(&array![[[[1f64, 2.], [3., 4.]]]])?;
+    /// let mut grad = Array4::from_elem((1, 1, 2, 2), 9.);
+    /// pool.backward_into(&array![[[[1f64]]]], &mut grad)?;
+    /// assert_eq!(grad, array![[[[0., 0.], [0., 1.]]]]);
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn backward_into<T: Float + Send + Sync>(
         &self,
         delta: &ArrayRef<T, Ix4>,
@@ -315,11 +394,36 @@ impl Pool2d {
 
     /// The argmax of the last max forward in compact form, for
     /// [`max_pool2d_backward_argmax`](crate::max_pool2d_backward_argmax).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// use ndarray_pooling::{Pool2d, PoolMode};
+    ///
+    /// let mut pool = Pool2d::new(PoolMode::Max, 2, 2)?;
+    /// pool.forward(&array![[[[1f32, 2.], [3., 4.]]]])?;
+    /// assert_eq!(pool.argmax().map(|a| a.offset_bytes()), Some(1));
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn argmax(&self) -> Option<&Argmax> {
         self.tape.as_ref()?.argmax.as_ref()
     }
 
     /// The shape of the last forward's input, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::Array4;
+    /// use ndarray_pooling::{Pool2d, PoolMode};
+    ///
+    /// let mut pool = Pool2d::new(PoolMode::Max, 2, 2)?;
+    /// assert_eq!(pool.input_shape(), None);
+    /// pool.forward(&Array4::<f32>::zeros((2, 3, 4, 4)))?;
+    /// assert_eq!(pool.input_shape(), Some([2, 3, 4, 4]));
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn input_shape(&self) -> Option<[usize; 4]> {
         self.tape.as_ref().map(|tape| tape.input_shape)
     }
@@ -361,6 +465,16 @@ pub struct Pool2dBuilder {
 
 impl Pool2dBuilder {
     /// Window size: a `usize` (square) or `(height, width)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::{Pool2d, PoolMode, Size2d};
+    ///
+    /// let pool = Pool2d::builder(PoolMode::Max).size((3, 2)).build()?;
+    /// assert_eq!(pool.window().size, Size2d::new(3, 2));
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn size(mut self, size: impl Into<Size2d>) -> Self {
         self.size = size.into();
         self
@@ -368,6 +482,16 @@ impl Pool2dBuilder {
 
     /// Step between windows: a `usize` or `(height, width)`; defaults to the
     /// size.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::{Pool2d, PoolMode, Size2d};
+    ///
+    /// let pool = Pool2d::builder(PoolMode::Max).size(3).stride(1).build()?;
+    /// assert_eq!(pool.window().stride, Size2d::square(1));
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn stride(mut self, stride: impl Into<Size2d>) -> Self {
         self.stride = Some(stride.into());
         self
@@ -375,30 +499,85 @@ impl Pool2dBuilder {
 
     /// Implicit padding: a `usize`, `(height, width)`, or
     /// [`Padding::new(top, bottom, left, right)`](Padding::new).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::{Padding, Pool2d, PoolMode};
+    ///
+    /// let pool = Pool2d::builder(PoolMode::Max).size(3).padding((1, 0)).build()?;
+    /// assert_eq!(pool.window().padding, Padding::new(1, 1, 0, 0));
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn padding(mut self, padding: impl Into<Padding>) -> Self {
         self.padding = padding.into();
         self
     }
 
     /// Spacing between the window's cells: a `usize` or `(height, width)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::{Pool2d, PoolMode};
+    ///
+    /// let pool = Pool2d::builder(PoolMode::Max).size(2).stride(1).dilation(2).build()?;
+    /// assert_eq!(pool.output_shape([1, 1, 5, 5])?, [1, 1, 3, 3]);
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn dilation(mut self, dilation: impl Into<Size2d>) -> Self {
         self.dilation = dilation.into();
         self
     }
 
     /// Round the output size up instead of down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::{Pool2d, PoolMode};
+    ///
+    /// let pool = Pool2d::builder(PoolMode::Max).size(2).ceil_mode(true).build()?;
+    /// assert_eq!(pool.output_shape([1, 1, 5, 5])?, [1, 1, 3, 3]);
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn ceil_mode(mut self, ceil_mode: bool) -> Self {
         self.ceil_mode = ceil_mode;
         self
     }
 
     /// Whether a mean's divisor counts padding cells (default `true`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::Array4;
+    /// use ndarray_pooling::{Pool2d, PoolMode};
+    ///
+    /// let x = Array4::<f32>::ones((1, 1, 2, 2));
+    /// let mut with_pad = Pool2d::builder(PoolMode::Mean).size(2).padding(1).build()?;
+    /// let mut without = Pool2d::builder(PoolMode::Mean).size(2).padding(1).count_include_pad(false).build()?;
+    /// assert_eq!(with_pad.forward(&x)?[[0, 0, 0, 0]], 0.25);
+    /// assert_eq!(without.forward(&x)?[[0, 0, 0, 0]], 1.);
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn count_include_pad(mut self, count_include_pad: bool) -> Self {
         self.count_include_pad = count_include_pad;
         self
     }
 
     /// Divide every mean window by `divisor` instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::Array4;
+    /// use ndarray_pooling::{Pool2d, PoolMode};
+    ///
+    /// let mut sum = Pool2d::builder(PoolMode::Mean).size(2).divisor_override(1).build()?;
+    /// assert_eq!(sum.forward(&Array4::<f32>::ones((1, 1, 2, 2)))?[[0, 0, 0, 0]], 4.);
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn divisor_override(mut self, divisor: usize) -> Self {
         self.divisor_override = Some(divisor);
         self
@@ -410,6 +589,18 @@ impl Pool2dBuilder {
     ///
     /// [`PoolError::ZeroParameter`] for a zero size, stride or dilation;
     /// [`PoolError::ZeroDivisor`] for a zero divisor override.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::{Pool2d, PoolError, PoolMode};
+    ///
+    /// assert!(Pool2d::builder(PoolMode::Max).build().is_ok());
+    /// assert_eq!(
+    ///     Pool2d::builder(PoolMode::Mean).divisor_override(0).build().unwrap_err(),
+    ///     PoolError::ZeroDivisor
+    /// );
+    /// ```
     pub fn build(self) -> Result<Pool2d, PoolError> {
         let window = Window2d {
             size: self.size,

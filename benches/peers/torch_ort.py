@@ -94,11 +94,11 @@ def main():
         x = torch.from_numpy(xn)
         copy = timed(lambda: x.clone())
         cell = lambda t: f"{t / copy:.2f}x"
-        print(f"| {name} | PyTorch NCHW | {copy * 1e3:.2f} ms | " + " | ".join(map(cell, torch_row(x, k, s, p))) + " |")
+        print(f"| {name} | PyTorch NCHW | {copy * 1e3:.3f} ms | " + " | ".join(map(cell, torch_row(x, k, s, p))) + " |")
         xl = x.contiguous(memory_format=torch.channels_last)
         copy_cl = timed(lambda: xl.clone(memory_format=torch.channels_last))
         cells = [f"{t / copy_cl:.2f}x" for t in torch_row(xl, k, s, p)]
-        print(f"| {name} | PyTorch channels_last | {copy_cl * 1e3:.2f} ms | " + " | ".join(cells) + " |")
+        print(f"| {name} | PyTorch channels_last | {copy_cl * 1e3:.3f} ms | " + " | ".join(cells) + " |")
         cells = [cell(t) for t in ort_row(xn, shape, k, s, p)]
         print(f"| {name} | onnxruntime | | " + " | ".join(cells) + " | n/a | n/a |")
 

@@ -68,6 +68,7 @@ fn main() {
         let mut copy_target = Array4::zeros(x.raw_dim());
         let copy_into = time(|| copy_target.assign(black_box(&x)));
         let ratio = |d: Duration, base: Duration| format!("{:.2}x", d.as_secs_f64() / base.as_secs_f64());
+        let millis = |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1e3);
 
         // ndarray-pooling, as a user calls it and with `_into`
         let window = Window2d::new(w.size, w.stride).with_padding(w.padding);
@@ -81,7 +82,7 @@ fn main() {
             time(|| { black_box(max_pool2d_backward_argmax(&delta, &argmax).unwrap()); }),
             time(|| { black_box(mean_pool2d_backward(&delta, w.shape, &window, divisor).unwrap()); }),
         ];
-        println!("| {} | ndarray-pooling | {:.2} ms | {} |", w.name, copy.as_secs_f64() * 1e3,
+        println!("| {} | ndarray-pooling | {} | {} |", w.name, millis(copy),
             ours.iter().map(|&d| ratio(d, copy)).collect::<Vec<_>>().join(" | "));
         let (mut out, mut am, mut grad) = (Array4::zeros(y.raw_dim()), Argmax::default(), Array4::zeros(x.raw_dim()));
         let ours_into = [
@@ -91,7 +92,7 @@ fn main() {
             time(|| max_pool2d_backward_argmax_into(&delta, &argmax, &mut grad).unwrap()),
             time(|| mean_pool2d_backward_into(&delta, &window, divisor, &mut grad).unwrap()),
         ];
-        println!("| {} | ndarray-pooling `_into` | {:.2} ms | {} |", w.name, copy_into.as_secs_f64() * 1e3,
+        println!("| {} | ndarray-pooling `_into` | {} | {} |", w.name, millis(copy_into),
             ours_into.iter().map(|&d| ratio(d, copy_into)).collect::<Vec<_>>().join(" | "));
 
         // burn-flex through burn-backend's ModuleOps
