@@ -107,7 +107,7 @@ pub(crate) enum Offsets {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Argmax {
     pub(crate) offsets: Offsets,
-    pub(crate) window: Window2d,
+    pub(crate) window: Option<Window2d>,
     pub(crate) plan: Plan,
     pub(crate) input_shape: [usize; 4],
     pub(crate) output_shape: [usize; 4],
@@ -118,7 +118,7 @@ impl Default for Argmax {
     fn default() -> Self {
         Argmax {
             offsets: Offsets::U8(Vec::new()),
-            window: Window2d::new(1, 1),
+            window: None,
             plan: Plan::empty(),
             input_shape: [0; 4],
             output_shape: [0; 4],
@@ -127,7 +127,8 @@ impl Default for Argmax {
 }
 
 impl Argmax {
-    /// The window of the forward that made it.
+    /// The window of the forward that made it; `None` for adaptive pooling
+    /// and for an empty argmax.
     ///
     /// # Examples
     ///
@@ -137,13 +138,13 @@ impl Argmax {
     ///
     /// let window = Window2d::new(3, 2).with_padding(1);
     /// let (_, argmax) = max_pool2d_argmax(&Array4::<f32>::zeros((1, 2, 9, 9)), &window)?;
-    /// assert_eq!(argmax.window(), &window);
+    /// assert_eq!(argmax.window(), Some(&window));
     /// assert_eq!(argmax.input_shape(), [1, 2, 9, 9]);
     /// assert_eq!(argmax.output_shape(), [1, 2, 5, 5]);
     /// # Ok::<(), ndarray_pooling::PoolError>(())
     /// ```
-    pub fn window(&self) -> &Window2d {
-        &self.window
+    pub fn window(&self) -> Option<&Window2d> {
+        self.window.as_ref()
     }
 
     /// The shape of that forward's input.
@@ -253,16 +254,16 @@ impl Argmax {
     /// where it can.
     pub(crate) fn prepare(
         &mut self,
-        window: &Window2d,
+        window: Option<Window2d>,
         plan: &Plan,
         input_shape: [usize; 4],
         output_shape: [usize; 4],
     ) -> Result<(), PoolError> {
         let len = output_shape.iter().product();
-        let cells = window
+        let cells = plan
+            .rows
             .size
-            .height
-            .checked_mul(window.size.width)
+            .checked_mul(plan.cols.size)
             .filter(|&cells| cells <= u32::MAX as usize)
             .ok_or(PoolError::Overflow {
                 what: "window cell count",
@@ -285,7 +286,7 @@ impl Argmax {
             }
             _ => Offsets::U32(vec![0; len]),
         };
-        self.window = *window;
+        self.window = window;
         self.plan = plan.clone();
         self.input_shape = input_shape;
         self.output_shape = output_shape;

@@ -69,6 +69,14 @@ pub enum PoolError {
         /// The number of cells in a plane, `height * width`.
         plane_len: usize,
     },
+    /// An LP pooling power that is not finite and positive.
+    InvalidPower {
+        /// The power, as written.
+        p: String,
+    },
+    /// `backward` got another element type than the last forward of an LP
+    /// layer, which keeps that forward's input.
+    ElementTypeMismatch,
     /// A size computation would overflow `usize`.
     Overflow {
         /// What was being computed.
@@ -78,7 +86,7 @@ pub enum PoolError {
 
 impl fmt::Display for PoolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
+        match self {
             PoolError::ZeroParameter {
                 parameter,
                 height,
@@ -118,6 +126,12 @@ impl fmt::Display for PoolError {
                 f,
                 "index {index} lies outside its plane of {plane_len} cells"
             ),
+            PoolError::InvalidPower { p } => {
+                write!(f, "LP pooling needs a finite, positive power, got {p}")
+            }
+            PoolError::ElementTypeMismatch => {
+                write!(f, "backward got another element type than the last forward")
+            }
             PoolError::Overflow { what } => write!(f, "{what} overflows usize"),
         }
     }

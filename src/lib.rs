@@ -3,9 +3,11 @@
 #![warn(missing_docs)]
 
 mod argmax;
+mod element;
 mod error;
 mod geometry;
 mod layout;
+mod lp;
 mod max;
 mod mean;
 mod parallel;
@@ -13,12 +15,15 @@ mod phases;
 mod pool;
 
 pub use argmax::Argmax;
+pub use element::PoolElement;
 pub use error::PoolError;
 pub use geometry::{MeanDivisor, Padding, Size2d, Window2d};
+pub use lp::{lp_pool2d, lp_pool2d_backward};
 pub use max::{
     max_pool2d, max_pool2d_argmax, max_pool2d_backward, max_pool2d_backward_argmax,
     max_pool2d_backward_argmax_into, max_pool2d_into, max_pool2d_without_indices,
-    max_pool2d_without_indices_into,
+    max_pool2d_without_indices_into, min_pool2d, min_pool2d_argmax, min_pool2d_into,
+    min_pool2d_without_indices, min_pool2d_without_indices_into,
 };
 pub use mean::{mean_pool2d, mean_pool2d_backward, mean_pool2d_backward_into, mean_pool2d_into};
 pub use pool::{Pool2d, Pool2dBuilder, PoolMode};

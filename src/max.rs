@@ -12,6 +12,7 @@ use num_traits::Float;
 
 use crate::PoolError;
 use crate::argmax::{Argmax, CellTable, Offset, Offsets};
+use crate::element::{Extremum, Largest, PoolElement, Smallest};
 use crate::geometry::{AxisWindow, Plan, Window2d, output_shape};
 use crate::layout::{
     check_shape, plane_len, plane_slice, plane_view, planes, shape4, standard_slice_mut,
@@ -22,9 +23,9 @@ use crate::phases::Phases;
 
 /// Max pooling forward: the largest value of every window and its argmax.
 ///
-/// `x` is any NCHW array: owned, a view, or non-contiguous. The argmax is
-/// PyTorch's: within each `(n, c)` plane, the flat index `h * W + w` of the
-/// winning input cell.
+/// `x` is any NCHW array: owned, a view, or non-contiguous, of floats or
+/// integers (see [`PoolElement`]). The argmax is PyTorch's: within each
+/// `(n, c)` plane, the flat index `h * W + w` of the winning input cell.
 ///
 /// - Padding never wins: it acts as −∞.
 /// - Of equal maxima, the first in row-major window order wins.
@@ -50,7 +51,7 @@ use crate::phases::Phases;
 /// assert_eq!(argmax, array![[[[4, 2], [12, 14]]]]);
 /// # Ok::<(), PoolError>(())
 /// ```
-pub fn max_pool2d<T: Float + Send + Sync>(
+pub fn max_pool2d<T: PoolElement>(
     x: &ArrayRef<T, Ix4>,
     window: &Window2d,
 ) -> Result<(Array4<T>, Array4<i64>), PoolError> {
@@ -76,15 +77,11 @@ pub fn max_pool2d<T: Float + Send + Sync>(
 /// assert_eq!(dx.sum(), y.len() as f32);
 /// # Ok::<(), PoolError>(())
 /// ```
-pub fn max_pool2d_argmax<T: Float + Send + Sync>(
+pub fn max_pool2d_argmax<T: PoolElement>(
     x: &ArrayRef<T, Ix4>,
     window: &Window2d,
 ) -> Result<(Array4<T>, Argmax), PoolError> {
-    let shape = window.output_shape(shape4(x))?;
-    let mut output = Array4::zeros(shape);
-    let mut argmax = Argmax::default();
-    max_pool2d_into(x, window, &mut output, &mut argmax)?;
-    Ok((output, argmax))
+    extreme_argmax::<T, Largest>(x, window)
 }
 
 /// [`max_pool2d_argmax`] into caller-provided storage: `out` must have the
@@ -112,23 +109,13 @@ pub fn max_pool2d_argmax<T: Float + Send + Sync>(
 /// assert_eq!(out[[0, 0, 0, 0]], 2.);
 /// # Ok::<(), PoolError>(())
 /// ```
-pub fn max_pool2d_into<T: Float + Send + Sync>(
+pub fn max_pool2d_into<T: PoolElement>(
     x: &ArrayRef<T, Ix4>,
     window: &Window2d,
     out: &mut ArrayRef<T, Ix4>,
     argmax: &mut Argmax,
 ) -> Result<(), PoolError> {
-    let input_shape = shape4(x);
-    let plan = window.plan(input_shape[2], input_shape[3])?;
-    let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
-    check_shape("output", out, shape)?;
-    argmax.prepare(window, &plan, input_shape, shape)?;
-    with_standard_layout(out, |out| match &mut argmax.offsets {
-        Offsets::U8(offsets) => forward(x, &plan, out, offsets),
-        Offsets::U16(offsets) => forward(x, &plan, out, offsets),
-        Offsets::U32(offsets) => forward(x, &plan, out, offsets),
-    });
-    Ok(())
+    extreme_into::<T, Largest>(x, window, out, argmax)
 }
 
 /// Max pooling forward without the argmax, for inference: the same values
@@ -149,14 +136,11 @@ pub fn max_pool2d_into<T: Float + Send + Sync>(
 /// assert!(y[[0, 0, 0, 0]].is_nan());
 /// # Ok::<(), PoolError>(())
 /// ```
-pub fn max_pool2d_without_indices<T: Float + Send + Sync>(
+pub fn max_pool2d_without_indices<T: PoolElement>(
     x: &ArrayRef<T, Ix4>,
     window: &Window2d,
 ) -> Result<Array4<T>, PoolError> {
-    let shape = window.output_shape(shape4(x))?;
-    let mut output = Array4::zeros(shape);
-    max_pool2d_without_indices_into(x, window, &mut output)?;
-    Ok(output)
+    extreme_values::<T, Largest>(x, window)
 }
 
 /// [`max_pool2d_without_indices`] into `out`, which must have the output
@@ -178,16 +162,227 @@ pub fn max_pool2d_without_indices<T: Float + Send + Sync>(
 /// assert_eq!(out, Array4::ones((1, 2, 3, 3)));
 /// # Ok::<(), PoolError>(())
 /// ```
-pub fn max_pool2d_without_indices_into<T: Float + Send + Sync>(
+pub fn max_pool2d_without_indices_into<T: PoolElement>(
+    x: &ArrayRef<T, Ix4>,
+    window: &Window2d,
+    out: &mut ArrayRef<T, Ix4>,
+) -> Result<(), PoolError> {
+    extreme_values_into::<T, Largest>(x, window, out)
+}
+
+/// Min pooling forward: the smallest value of every window and its argmin,
+/// as PyTorch's flat `h * W + w` per plane. Min pooling of `x` is
+/// `-max_pool2d(-x)`: padding never wins (it acts as +∞), of equal minima
+/// the first in row-major window order wins, and NaN propagates as in
+/// [`max_pool2d`].
+///
+/// Its backward is max pooling's: [`max_pool2d_backward`] with these
+/// indices, or [`max_pool2d_backward_argmax`] with the compact form of
+/// [`min_pool2d_argmax`], sends each delta to its window's minimum.
+///
+/// # Errors
+///
+/// Every geometry error of [`Window2d::output_shape`].
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::array;
+/// use ndarray_pooling::{min_pool2d, PoolError, Window2d};
+///
+/// let x = array![[[[1., 3., 2., 1.], [4., 2., 0., 1.], [1., 0., 3., 2.], [2., 1., 4., 3.]]]];
+/// let (y, argmin) = min_pool2d(&x, &Window2d::new(2, 2))?;
+/// assert_eq!(y, array![[[[1., 0.], [0., 2.]]]]);
+/// assert_eq!(argmin, array![[[[0, 6], [9, 11]]]]);
+/// # Ok::<(), PoolError>(())
+/// ```
+pub fn min_pool2d<T: PoolElement>(
+    x: &ArrayRef<T, Ix4>,
+    window: &Window2d,
+) -> Result<(Array4<T>, Array4<i64>), PoolError> {
+    let (output, argmin) = min_pool2d_argmax(x, window)?;
+    Ok((output, argmin.to_indices()))
+}
+
+/// Min pooling forward with the argmin in compact form (see [`Argmax`],
+/// which holds either).
+///
+/// # Errors
+///
+/// Every geometry error of [`Window2d::output_shape`].
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::array;
+/// use ndarray_pooling::{min_pool2d_argmax, max_pool2d_backward_argmax, PoolError, Window2d};
+///
+/// let x = array![[[[5f32, 3.], [4., 8.]]]];
+/// let (y, argmin) = min_pool2d_argmax(&x, &Window2d::new(2, 2))?;
+/// assert_eq!(y, array![[[[3.]]]]);
+/// let dx = max_pool2d_backward_argmax(&array![[[[1f32]]]], &argmin)?;
+/// assert_eq!(dx, array![[[[0., 1.], [0., 0.]]]]);
+/// # Ok::<(), PoolError>(())
+/// ```
+pub fn min_pool2d_argmax<T: PoolElement>(
+    x: &ArrayRef<T, Ix4>,
+    window: &Window2d,
+) -> Result<(Array4<T>, Argmax), PoolError> {
+    extreme_argmax::<T, Smallest>(x, window)
+}
+
+/// [`min_pool2d_argmax`] into caller-provided storage, as
+/// [`max_pool2d_into`].
+///
+/// # Errors
+///
+/// Every geometry error of [`Window2d::output_shape`], and
+/// [`PoolError::ShapeMismatch`] if `out` has another shape.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::Array4;
+/// use ndarray_pooling::{min_pool2d_into, Argmax, PoolError, Window2d};
+///
+/// let mut out = Array4::<i32>::zeros((1, 1, 2, 2));
+/// let mut argmin = Argmax::default();
+/// let x = Array4::from_shape_fn((1, 1, 4, 4), |(_, _, h, w)| (h * 4 + w) as i32);
+/// min_pool2d_into(&x, &Window2d::new(2, 2), &mut out, &mut argmin)?;
+/// assert_eq!(out.into_raw_vec_and_offset().0, vec![0, 2, 8, 10]);
+/// # Ok::<(), PoolError>(())
+/// ```
+pub fn min_pool2d_into<T: PoolElement>(
+    x: &ArrayRef<T, Ix4>,
+    window: &Window2d,
+    out: &mut ArrayRef<T, Ix4>,
+    argmin: &mut Argmax,
+) -> Result<(), PoolError> {
+    extreme_into::<T, Smallest>(x, window, out, argmin)
+}
+
+/// Min pooling forward without the argmin, for inference.
+///
+/// # Errors
+///
+/// Every geometry error of [`Window2d::output_shape`].
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::array;
+/// use ndarray_pooling::{min_pool2d_without_indices, PoolError, Window2d};
+///
+/// // dark strokes (small values) survive min pooling of a light background
+/// let page = array![[[[255u8, 255, 255, 255], [255, 0, 255, 255]]]];
+/// assert_eq!(min_pool2d_without_indices(&page, &Window2d::new(2, 2))?, array![[[[0u8, 255]]]]);
+/// # Ok::<(), PoolError>(())
+/// ```
+pub fn min_pool2d_without_indices<T: PoolElement>(
+    x: &ArrayRef<T, Ix4>,
+    window: &Window2d,
+) -> Result<Array4<T>, PoolError> {
+    extreme_values::<T, Smallest>(x, window)
+}
+
+/// [`min_pool2d_without_indices`] into `out`, which must have the output
+/// shape.
+///
+/// # Errors
+///
+/// Every geometry error of [`Window2d::output_shape`], and
+/// [`PoolError::ShapeMismatch`] if `out` has another shape.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::Array4;
+/// use ndarray_pooling::{min_pool2d_without_indices_into, PoolError, Window2d};
+///
+/// let mut out = Array4::<f32>::zeros((1, 1, 1, 1));
+/// min_pool2d_without_indices_into(&Array4::from_elem((1, 1, 2, 2), 3f32), &Window2d::new(2, 2), &mut out)?;
+/// assert_eq!(out[[0, 0, 0, 0]], 3.);
+/// # Ok::<(), PoolError>(())
+/// ```
+pub fn min_pool2d_without_indices_into<T: PoolElement>(
+    x: &ArrayRef<T, Ix4>,
+    window: &Window2d,
+    out: &mut ArrayRef<T, Ix4>,
+) -> Result<(), PoolError> {
+    extreme_values_into::<T, Smallest>(x, window, out)
+}
+
+fn extreme_argmax<T: PoolElement, E: Extremum>(
+    x: &ArrayRef<T, Ix4>,
+    window: &Window2d,
+) -> Result<(Array4<T>, Argmax), PoolError> {
+    let shape = window.output_shape(shape4(x))?;
+    let mut output = Array4::zeros(shape);
+    let mut argmax = Argmax::default();
+    extreme_into::<T, E>(x, window, &mut output, &mut argmax)?;
+    Ok((output, argmax))
+}
+
+pub(crate) fn extreme_into<T: PoolElement, E: Extremum>(
+    x: &ArrayRef<T, Ix4>,
+    window: &Window2d,
+    out: &mut ArrayRef<T, Ix4>,
+    argmax: &mut Argmax,
+) -> Result<(), PoolError> {
+    let input_shape = shape4(x);
+    let plan = window.plan(input_shape[2], input_shape[3])?;
+    extreme_plan_into::<T, E>(x, &plan, Some(*window), out, argmax)
+}
+
+/// Forward over a resolved plan, which may come from a [`Window2d`] or from
+/// adaptive pooling.
+pub(crate) fn extreme_plan_into<T: PoolElement, E: Extremum>(
+    x: &ArrayRef<T, Ix4>,
+    plan: &Plan,
+    window: Option<Window2d>,
+    out: &mut ArrayRef<T, Ix4>,
+    argmax: &mut Argmax,
+) -> Result<(), PoolError> {
+    let input_shape = shape4(x);
+    let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
+    check_shape("output", out, shape)?;
+    argmax.prepare(window, plan, input_shape, shape)?;
+    with_standard_layout(out, |out| match &mut argmax.offsets {
+        Offsets::U8(offsets) => forward::<T, E, _>(x, plan, out, offsets),
+        Offsets::U16(offsets) => forward::<T, E, _>(x, plan, out, offsets),
+        Offsets::U32(offsets) => forward::<T, E, _>(x, plan, out, offsets),
+    });
+    Ok(())
+}
+
+fn extreme_values<T: PoolElement, E: Extremum>(
+    x: &ArrayRef<T, Ix4>,
+    window: &Window2d,
+) -> Result<Array4<T>, PoolError> {
+    let shape = window.output_shape(shape4(x))?;
+    let mut output = Array4::zeros(shape);
+    extreme_values_into::<T, E>(x, window, &mut output)?;
+    Ok(output)
+}
+
+pub(crate) fn extreme_values_into<T: PoolElement, E: Extremum>(
     x: &ArrayRef<T, Ix4>,
     window: &Window2d,
     out: &mut ArrayRef<T, Ix4>,
 ) -> Result<(), PoolError> {
     let input_shape = shape4(x);
     let plan = window.plan(input_shape[2], input_shape[3])?;
-    let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
+    extreme_values_plan_into::<T, E>(x, &plan, out)
+}
+
+pub(crate) fn extreme_values_plan_into<T: PoolElement, E: Extremum>(
+    x: &ArrayRef<T, Ix4>,
+    plan: &Plan,
+    out: &mut ArrayRef<T, Ix4>,
+) -> Result<(), PoolError> {
+    let shape = output_shape(shape4(x), plan.out_height(), plan.out_width())?;
     check_shape("output", out, shape)?;
-    with_standard_layout(out, |out| forward::<T, u8>(x, &plan, out, &mut []));
+    with_standard_layout(out, |out| forward::<T, E, u8>(x, plan, out, &mut []));
     Ok(())
 }
 
@@ -313,7 +508,7 @@ pub fn max_pool2d_backward_argmax_into<T: Float + Send + Sync>(
 }
 
 /// Forward over every plane; `offsets` empty means no argmax.
-fn forward<T: Float + Send + Sync, O: Offset>(
+fn forward<T: PoolElement, E: Extremum, O: Offset>(
     x: &ArrayRef<T, Ix4>,
     plan: &Plan,
     out: &mut [T],
@@ -339,9 +534,9 @@ fn forward<T: Float + Send + Sync, O: Offset>(
             let mut scratch = Vec::new();
             let input = plane_slice(plane_view(x, plane, channels), &mut scratch);
             if with_index {
-                band::<T, O, true>(plan, input, rows, out, offsets);
+                band::<T, E, O, true>(plan, input, rows, out, offsets);
             } else {
-                band::<T, O, false>(plan, input, rows, out, offsets);
+                band::<T, E, O, false>(plan, input, rows, out, offsets);
             }
         },
     );
@@ -349,7 +544,7 @@ fn forward<T: Float + Send + Sync, O: Offset>(
 
 /// Output rows `rows` of one plane: full windows (the interior of each row)
 /// by [`interior`], windows clipped by padding by [`edges`].
-fn band<T: Float, O: Offset, const INDEX: bool>(
+fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     plan: &Plan,
     input: &[T],
     rows: Range<usize>,
@@ -385,9 +580,9 @@ fn band<T: Float, O: Offset, const INDEX: bool>(
                 let width = plan.in_width();
                 let top = &input[row_window.start * width + first..];
                 let bottom = &input[(row_window.start + 1) * width + first..];
-                pairs::<T, O, INDEX>(top, bottom, out_mid, offset_mid);
+                pairs::<T, E, O, INDEX>(top, bottom, out_mid, offset_mid);
             } else if plan.cols.size == 3 && row_window.taps == 3 {
-                fused_3x3::<T, O, INDEX>(
+                fused_3x3::<T, E, O, INDEX>(
                     plan,
                     input,
                     row_window,
@@ -397,7 +592,7 @@ fn band<T: Float, O: Offset, const INDEX: bool>(
                     &mut row_phases,
                 );
             } else {
-                interior::<T, O, INDEX>(
+                interior::<T, E, O, INDEX>(
                     plan,
                     input,
                     row_window,
@@ -409,22 +604,15 @@ fn band<T: Float, O: Offset, const INDEX: bool>(
                 );
             }
         }
-        edges::<T, O, INDEX>(plan, input, row_window, &interior_cols, out_row, offset_row);
+        edges::<T, E, O, INDEX>(plan, input, row_window, &interior_cols, out_row, offset_row);
     }
-}
-
-/// Whether `candidate`, coming after `best` in window order, replaces it:
-/// a larger value, or any NaN (so the last NaN wins, as in PyTorch).
-#[inline(always)]
-fn wins<T: Float>(candidate: T, best: T) -> bool {
-    candidate > best || candidate.is_nan()
 }
 
 /// The `out.len()` full windows of one output row, the first starting at
 /// column `first`. Cells are visited in window order (row by row, left to
 /// right); each visit is one contiguous, vectorizable pass over all windows.
 #[allow(clippy::too_many_arguments)]
-fn interior<T: Float, O: Offset, const INDEX: bool>(
+fn interior<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     plan: &Plan,
     input: &[T],
     row_window: &AxisWindow,
@@ -454,13 +642,13 @@ fn interior<T: Float, O: Offset, const INDEX: bool>(
             if INDEX {
                 let tap = (row_tap * cols.size + col_tap) as u32;
                 for ((best, best_tap), &value) in out.iter_mut().zip(taps.iter_mut()).zip(cells) {
-                    let better = wins(value, *best);
+                    let better = E::wins(value, *best);
                     *best = if better { value } else { *best };
                     *best_tap = if better { tap } else { *best_tap };
                 }
             } else {
                 for (best, &value) in out.iter_mut().zip(cells) {
-                    *best = if wins(value, *best) { value } else { *best };
+                    *best = if E::wins(value, *best) { value } else { *best };
                 }
             }
         }
@@ -476,7 +664,7 @@ fn interior<T: Float, O: Offset, const INDEX: bool>(
 /// phases are read in one pass, without the intermediate stores of
 /// [`interior`].
 #[inline(always)]
-fn fused_3x3<T: Float, O: Offset, const INDEX: bool>(
+fn fused_3x3<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     plan: &Plan,
     input: &[T],
     row_window: &AxisWindow,
@@ -508,7 +696,7 @@ fn fused_3x3<T: Float, O: Offset, const INDEX: bool>(
             for (col_tap, col) in row.iter().enumerate() {
                 if row_tap + col_tap > 0 {
                     let value = col[j];
-                    let better = wins(value, best);
+                    let better = E::wins(value, best);
                     best = if better { value } else { best };
                     best_tap = if better {
                         (row_tap * 3 + col_tap) as u32
@@ -528,7 +716,7 @@ fn fused_3x3<T: Float, O: Offset, const INDEX: bool>(
 /// Full 2x2 windows, stride 2: both rows read in one pass, without the
 /// intermediate stores of [`interior`].
 #[inline(always)]
-fn pairs<T: Float, O: Offset, const INDEX: bool>(
+fn pairs<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     top: &[T],
     bottom: &[T],
     out: &mut [T],
@@ -544,7 +732,7 @@ fn pairs<T: Float, O: Offset, const INDEX: bool>(
             (2, bottom[2 * j]),
             (3, bottom[2 * j + 1]),
         ] {
-            let better = wins(value, best);
+            let better = E::wins(value, best);
             best = if better { value } else { best };
             best_tap = if better { tap } else { best_tap };
         }
@@ -556,7 +744,7 @@ fn pairs<T: Float, O: Offset, const INDEX: bool>(
 }
 
 /// The windows of one output row outside `interior`, one by one.
-fn edges<T: Float, O: Offset, const INDEX: bool>(
+fn edges<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     plan: &Plan,
     input: &[T],
     row_window: &AxisWindow,
@@ -574,7 +762,7 @@ fn edges<T: Float, O: Offset, const INDEX: bool>(
         for (row_tap, h) in plan.rows.cells(row_window).enumerate() {
             let row = &input[h * width..(h + 1) * width];
             for (col_tap, w) in plan.cols.cells(col_window).enumerate() {
-                if wins(row[w], best) {
+                if E::wins(row[w], best) {
                     best = row[w];
                     best_tap = row_tap * size_w + col_tap;
                 }

@@ -6,11 +6,18 @@ use std::num::NonZeroUsize;
 use ndarray::{Array4, ArrayRef, Ix4};
 use num_traits::Float;
 
+use crate::element::PoolElement;
 use crate::geometry::{MeanDivisor, Padding, Size2d, Window2d};
 use crate::layout::shape4;
+use std::any::Any;
+use std::sync::Arc;
+
+use crate::element::{Largest, Smallest};
+use crate::lp::{check_power, lp_backward_plan_into, lp_plan_into};
+use crate::max::extreme_into;
 use crate::{
-    Argmax, PoolError, max_pool2d_backward_argmax_into, max_pool2d_into,
-    max_pool2d_without_indices_into, mean_pool2d_backward_into, mean_pool2d_into,
+    Argmax, PoolError, lp_pool2d, max_pool2d_backward_argmax_into, max_pool2d_without_indices,
+    mean_pool2d, mean_pool2d_backward_into, mean_pool2d_into, min_pool2d_without_indices,
 };
 
 /// What a pooling window computes.
@@ -31,15 +38,39 @@ pub enum PoolMode {
     Max,
     /// The mean of the window (see [`MeanDivisor`] for what it divides by).
     Mean,
+    /// The smallest value of the window; forward records its argmin, and
+    /// backward sends each delta there. Min pooling of `x` is
+    /// `-max_pool(-x)`.
+    Min,
+    /// Power-average pooling, `(Σ |x|ᵖ)^(1/p)`, with `p` finite and positive
+    /// (see [`lp_pool2d`](crate::lp_pool2d)). Forward keeps a copy of its
+    /// input for backward.
+    Lp(f64),
 }
 
 /// What the last forward left for backward.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct Tape {
     input_shape: [usize; 4],
     output_shape: [usize; 4],
-    /// The argmax, for a max forward.
+    /// The window used, resolved against the input for global pooling.
+    window: Window2d,
+    /// The argmax, for a max or min forward.
     argmax: Option<Argmax>,
+    /// The input, for an LP forward: an `Array4<T>` of the forward's `T`.
+    input: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Tape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tape")
+            .field("input_shape", &self.input_shape)
+            .field("output_shape", &self.output_shape)
+            .field("window", &self.window)
+            .field("argmax", &self.argmax)
+            .field("keeps_input", &self.input.is_some())
+            .finish()
+    }
 }
 
 /// A 2-D pooling layer over NCHW arrays.
@@ -68,6 +99,8 @@ pub struct Pool2d {
     mode: PoolMode,
     window: Window2d,
     divisor: MeanDivisor,
+    /// Whether the window is the whole input plane, resolved at forward.
+    global: bool,
     tape: Option<Tape>,
 }
 
@@ -96,6 +129,49 @@ impl Pool2d {
         stride: impl Into<Size2d>,
     ) -> Result<Self, PoolError> {
         Pool2d::builder(mode).size(size).stride(stride).build()
+    }
+
+    /// Global pooling: one window over each whole `(n, c)` plane, resolved
+    /// at forward time, so the output is `(N, C, 1, 1)` for any input size.
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::InvalidPower`] for an LP mode with an unusable power.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::Array4;
+    /// use ndarray_pooling::{Pool2d, PoolError, PoolMode};
+    ///
+    /// let mut gap = Pool2d::global(PoolMode::Mean)?;
+    /// let x = Array4::from_shape_fn((2, 3, 7, 5), |(_, c, _, _)| c as f32);
+    /// let y = gap.forward(&x)?;
+    /// assert_eq!(y.shape(), &[2, 3, 1, 1]);
+    /// assert_eq!(y[[1, 2, 0, 0]], 2.);
+    /// let dx = gap.backward(&Array4::from_elem((2, 3, 1, 1), 35f32))?;
+    /// assert_eq!(dx, Array4::ones((2, 3, 7, 5)));
+    /// # Ok::<(), PoolError>(())
+    /// ```
+    pub fn global(mode: PoolMode) -> Result<Self, PoolError> {
+        let mut pool = Pool2d::builder(mode).size(1).build()?;
+        pool.global = true;
+        Ok(pool)
+    }
+
+    /// Whether the layer pools whole planes (see [`global`](Self::global)).
+    pub fn is_global(&self) -> bool {
+        self.global
+    }
+
+    /// The window for an input of shape `input`: the layer's own, or the
+    /// whole plane for global pooling.
+    fn window_for(&self, input: [usize; 4]) -> Window2d {
+        if self.global {
+            Window2d::new((input[2], input[3]), (input[2].max(1), input[3].max(1)))
+        } else {
+            self.window
+        }
     }
 
     /// A builder for every option; see [`Pool2dBuilder`].
@@ -182,7 +258,7 @@ impl Pool2d {
     /// # Ok::<(), PoolError>(())
     /// ```
     pub fn output_shape(&self, input: [usize; 4]) -> Result<[usize; 4], PoolError> {
-        self.window.output_shape(input)
+        self.window_for(input).output_shape(input)
     }
 
     /// Pools `x`, any NCHW array of `f32` or `f64` (owned, a view, or
@@ -205,7 +281,7 @@ impl Pool2d {
     /// assert_eq!(pool.forward(&x.slice(s![.., .., .., ..2]))?, array![[[[2.5]]]]);
     /// # Ok::<(), ndarray_pooling::PoolError>(())
     /// ```
-    pub fn forward<T: Float + Send + Sync>(
+    pub fn forward<T: Float + PoolElement>(
         &mut self,
         x: &ArrayRef<T, Ix4>,
     ) -> Result<Array4<T>, PoolError> {
@@ -240,32 +316,51 @@ impl Pool2d {
     /// assert_eq!(dx.sum(), y.sum());
     /// # Ok::<(), PoolError>(())
     /// ```
-    pub fn forward_into<T: Float + Send + Sync>(
+    pub fn forward_into<T: Float + PoolElement>(
         &mut self,
         x: &ArrayRef<T, Ix4>,
         out: &mut ArrayRef<T, Ix4>,
     ) -> Result<(), PoolError> {
         let input_shape = shape4(x);
         let output_shape = shape4(out);
-        let argmax = match self.mode {
-            PoolMode::Max => {
-                let mut argmax = self
-                    .tape
-                    .as_mut()
-                    .and_then(|tape| tape.argmax.take())
-                    .unwrap_or_default();
-                max_pool2d_into(x, &self.window, out, &mut argmax)?;
-                Some(argmax)
+        let window = self.window_for(input_shape);
+        let (argmax, input) = match self.mode {
+            PoolMode::Max | PoolMode::Min => {
+                // reuse the last argmax's allocation; give it back on error
+                let tape = self.tape.as_mut();
+                let mut argmax = tape.and_then(|tape| tape.argmax.take()).unwrap_or_default();
+                let result = if self.mode == PoolMode::Max {
+                    extreme_into::<T, Largest>(x, &window, out, &mut argmax)
+                } else {
+                    extreme_into::<T, Smallest>(x, &window, out, &mut argmax)
+                };
+                if let Err(error) = result {
+                    if let Some(tape) = self.tape.as_mut() {
+                        tape.argmax = Some(argmax);
+                    }
+                    return Err(error);
+                }
+                (Some(argmax), None)
             }
             PoolMode::Mean => {
-                mean_pool2d_into(x, &self.window, self.divisor, out)?;
-                None
+                mean_pool2d_into(x, &window, self.divisor, out)?;
+                (None, None)
+            }
+            PoolMode::Lp(p) => {
+                check_power(p)?;
+                let plan = window.plan(input_shape[2], input_shape[3])?;
+                crate::layout::check_shape("output", out, window.output_shape(input_shape)?)?;
+                lp_plan_into(x, &plan, p, out);
+                let kept: Arc<dyn Any + Send + Sync> = Arc::new(x.to_owned());
+                (None, Some(kept))
             }
         };
         self.tape = Some(Tape {
             input_shape,
             output_shape,
+            window,
             argmax,
+            input,
         });
         Ok(())
     }
@@ -289,16 +384,18 @@ impl Pool2d {
     /// assert!(pool.indices().is_none());
     /// # Ok::<(), PoolError>(())
     /// ```
-    pub fn infer<T: Float + Send + Sync>(
+    pub fn infer<T: Float + PoolElement>(
         &self,
         x: &ArrayRef<T, Ix4>,
     ) -> Result<Array4<T>, PoolError> {
-        let mut output = Array4::zeros(self.output_shape(shape4(x))?);
+        let input_shape = shape4(x);
+        let window = self.window_for(input_shape);
         match self.mode {
-            PoolMode::Max => max_pool2d_without_indices_into(x, &self.window, &mut output)?,
-            PoolMode::Mean => mean_pool2d_into(x, &self.window, self.divisor, &mut output)?,
+            PoolMode::Max => max_pool2d_without_indices(x, &window),
+            PoolMode::Min => min_pool2d_without_indices(x, &window),
+            PoolMode::Mean => mean_pool2d(x, &window, self.divisor),
+            PoolMode::Lp(p) => lp_pool2d(x, &window, p),
         }
-        Ok(output)
     }
 
     /// The gradient with respect to the last forward's input, given `delta`,
@@ -326,7 +423,7 @@ impl Pool2d {
     /// assert_eq!(pool.backward(&array![[[[4f32]]]])?, array![[[[1., 1.], [1., 1.]]]]);
     /// # Ok::<(), ndarray_pooling::PoolError>(())
     /// ```
-    pub fn backward<T: Float + Send + Sync>(
+    pub fn backward<T: Float + PoolElement>(
         &self,
         delta: &ArrayRef<T, Ix4>,
     ) -> Result<Array4<T>, PoolError> {
@@ -357,7 +454,7 @@ impl Pool2d {
     /// assert_eq!(grad, array![[[[0., 0.], [0., 1.]]]]);
     /// # Ok::<(), ndarray_pooling::PoolError>(())
     /// ```
-    pub fn backward_into<T: Float + Send + Sync>(
+    pub fn backward_into<T: Float + PoolElement>(
         &self,
         delta: &ArrayRef<T, Ix4>,
         grad: &mut ArrayRef<T, Ix4>,
@@ -365,9 +462,16 @@ impl Pool2d {
         let tape = self.tape.as_ref().ok_or(PoolError::BackwardBeforeForward)?;
         crate::layout::check_shape("delta", delta, tape.output_shape)?;
         crate::layout::check_shape("gradient", grad, tape.input_shape)?;
-        match &tape.argmax {
-            Some(argmax) => max_pool2d_backward_argmax_into(delta, argmax, grad),
-            None => mean_pool2d_backward_into(delta, &self.window, self.divisor, grad),
+        match (self.mode, &tape.argmax, &tape.input) {
+            (_, Some(argmax), _) => max_pool2d_backward_argmax_into(delta, argmax, grad),
+            (PoolMode::Lp(p), _, Some(input)) => {
+                let input = input
+                    .downcast_ref::<Array4<T>>()
+                    .ok_or(PoolError::ElementTypeMismatch)?;
+                let plan = tape.window.plan(tape.input_shape[2], tape.input_shape[3])?;
+                lp_backward_plan_into(delta, input, &plan, p, grad)
+            }
+            _ => mean_pool2d_backward_into(delta, &tape.window, self.divisor, grad),
         }
     }
 
@@ -617,10 +721,14 @@ impl Pool2dBuilder {
             (None, true) => MeanDivisor::PaddedWindow,
             (None, false) => MeanDivisor::RealCells,
         };
+        if let PoolMode::Lp(p) = self.mode {
+            check_power(p)?;
+        }
         Ok(Pool2d {
             mode: self.mode,
             window,
             divisor,
+            global: false,
             tape: None,
         })
     }

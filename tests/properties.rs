@@ -6,12 +6,13 @@ mod common;
 use std::num::NonZeroUsize;
 
 use ndarray::ShapeBuilder;
-use ndarray::{Array4, ArrayView4, s};
+use ndarray::{Array4, ArrayRef, ArrayView4, Ix4, s};
 use ndarray_pooling::{
-    Argmax, MeanDivisor, Padding, PoolError, Window2d, max_pool2d, max_pool2d_backward,
-    max_pool2d_backward_argmax, max_pool2d_backward_argmax_into, max_pool2d_into,
-    max_pool2d_without_indices, mean_pool2d, mean_pool2d_backward, mean_pool2d_backward_into,
-    mean_pool2d_into,
+    Argmax, MeanDivisor, Padding, PoolElement, PoolError, Window2d, max_pool2d,
+    max_pool2d_backward, max_pool2d_backward_argmax, max_pool2d_backward_argmax_into,
+    max_pool2d_into, max_pool2d_without_indices, mean_pool2d, mean_pool2d_backward,
+    mean_pool2d_backward_into, mean_pool2d_into, min_pool2d, min_pool2d_into,
+    min_pool2d_without_indices,
 };
 use num_traits::Float;
 use proptest::prelude::*;
@@ -172,6 +173,11 @@ fn deltas<T: Float>(case: &Case, shape: &[usize]) -> Array4<T> {
     Array4::from_shape_vec((shape[0], shape[1], shape[2], shape[3]), values.collect()).unwrap()
 }
 
+type Forward<T> = fn(&ArrayRef<T, Ix4>, &Window2d) -> Result<(Array4<T>, Array4<i64>), PoolError>;
+type Values<T> = fn(&ArrayRef<T, Ix4>, &Window2d) -> Result<Array4<T>, PoolError>;
+type Into<T> =
+    fn(&ArrayRef<T, Ix4>, &Window2d, &mut ArrayRef<T, Ix4>, &mut Argmax) -> Result<(), PoolError>;
+
 fn is_geometry_error(e: &PoolError) -> bool {
     matches!(
         e,
@@ -179,13 +185,30 @@ fn is_geometry_error(e: &PoolError) -> bool {
     )
 }
 
-fn check_max<T: Float + Send + Sync + std::fmt::Debug>(case: &Case) -> Result<(), TestCaseError> {
+fn check_max<T: Float + PoolElement + std::fmt::Debug>(case: &Case) -> Result<(), TestCaseError> {
+    check_extreme::<T>(case, false)
+}
+
+fn check_min<T: Float + PoolElement + std::fmt::Debug>(case: &Case) -> Result<(), TestCaseError> {
+    check_extreme::<T>(case, true)
+}
+
+/// Max (or min) pooling, every path to it, against the reference.
+fn check_extreme<T: Float + PoolElement + std::fmt::Debug>(
+    case: &Case,
+    smallest: bool,
+) -> Result<(), TestCaseError> {
     let x = input::<T>(case);
-    let expected = common::max_forward(x.view(), &case.window);
+    let expected = common::extreme_forward(x.view(), &case.window, smallest);
+    let (forward, values, into): (Forward<T>, Values<T>, Into<T>) = if smallest {
+        (min_pool2d, min_pool2d_without_indices, min_pool2d_into)
+    } else {
+        (max_pool2d, max_pool2d_without_indices, max_pool2d_into)
+    };
     let mut result = Ok(());
     with_layout(&x, case.layout, |view| {
         result = (|| {
-            let got = max_pool2d(&view, &case.window);
+            let got = forward(&view, &case.window);
             match (&expected, got) {
                 (None, Err(e)) => prop_assert!(is_geometry_error(&e), "{e}"),
                 (None, Ok(_)) => prop_assert!(false, "accepted a geometry the reference rejects"),
@@ -200,11 +223,11 @@ fn check_max<T: Float + Send + Sync + std::fmt::Debug>(case: &Case) -> Result<()
                     prop_assert!(common::same(&want, &dx), "backward {want:?} vs {dx:?}");
 
                     // every other path to the same numbers
-                    let values = max_pool2d_without_indices(&view, &case.window).unwrap();
+                    let values = values(&view, &case.window).unwrap();
                     prop_assert!(common::same(y, &values), "without indices {values:?}");
                     let mut out = Array4::from_elem(got_y.raw_dim().f(), T::nan());
                     let mut argmax = Argmax::default();
-                    max_pool2d_into(&view, &case.window, &mut out, &mut argmax).unwrap();
+                    into(&view, &case.window, &mut out, &mut argmax).unwrap();
                     prop_assert!(common::same(y, &out));
                     prop_assert_eq!(idx, &argmax.to_indices());
                     let dx = max_pool2d_backward_argmax(&delta, &argmax).unwrap();
@@ -220,7 +243,7 @@ fn check_max<T: Float + Send + Sync + std::fmt::Debug>(case: &Case) -> Result<()
     result
 }
 
-fn check_mean<T: Float + Send + Sync + std::fmt::Debug>(case: &Case) -> Result<(), TestCaseError> {
+fn check_mean<T: Float + PoolElement + std::fmt::Debug>(case: &Case) -> Result<(), TestCaseError> {
     let x = input::<T>(case);
     let expected = common::mean_forward(x.view(), &case.window, case.divisor);
     let mut result = Ok(());
@@ -269,6 +292,16 @@ proptest! {
     }
 
     #[test]
+    fn min_matches_reference_f32(case in case()) {
+        check_min::<f32>(&case)?;
+    }
+
+    #[test]
+    fn min_matches_reference_f64(case in case()) {
+        check_min::<f64>(&case)?;
+    }
+
+    #[test]
     fn mean_matches_reference_f32(case in case()) {
         check_mean::<f32>(&case)?;
     }
@@ -281,6 +314,7 @@ proptest! {
     #[test]
     fn fast_paths_match_reference(case in fast_case()) {
         check_max::<f32>(&case)?;
+        check_min::<f32>(&case)?;
         check_mean::<f32>(&case)?;
         check_max::<f64>(&case)?;
         check_mean::<f64>(&case)?;

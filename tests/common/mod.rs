@@ -91,6 +91,20 @@ fn col_of(g: &Window2d, j: usize, k: usize) -> i64 {
 }
 
 pub fn max_forward<T: Float>(x: ArrayView4<T>, g: &Window2d) -> Option<(Array4<T>, Array4<i64>)> {
+    extreme_forward(x, g, false)
+}
+
+pub fn min_forward<T: Float>(x: ArrayView4<T>, g: &Window2d) -> Option<(Array4<T>, Array4<i64>)> {
+    extreme_forward(x, g, true)
+}
+
+/// The largest (or with `smallest`, the smallest) cell of every window: the
+/// first of equal ones, the last NaN if there is any.
+pub fn extreme_forward<T: Float>(
+    x: ArrayView4<T>,
+    g: &Window2d,
+    smallest: bool,
+) -> Option<(Array4<T>, Array4<i64>)> {
     let (n, c, h, w) = x.dim();
     let (oh, ow) = out_size(h, w, g)?;
     let mut y = Array4::zeros((n, c, oh, ow));
@@ -109,6 +123,7 @@ pub fn max_forward<T: Float>(x: ArrayView4<T>, g: &Window2d) -> Option<(Array4<T
                             let v = x[[b, ch, r as usize, col as usize]];
                             let better = match best {
                                 None => true,
+                                Some((m, _)) if smallest => v < m || v.is_nan(),
                                 Some((m, _)) => v > m || v.is_nan(),
                             };
                             if better {
@@ -221,4 +236,24 @@ pub fn same<T: Float>(a: &Array4<T>, b: &Array4<T>) -> bool {
         && a.iter()
             .zip(b)
             .all(|(&x, &y)| x == y || (x.is_nan() && y.is_nan()))
+}
+
+/// `(Σ |x|ᵖ)^(1/p)` over each window's real cells, four loops.
+pub fn lp_forward(x: ArrayView4<f64>, g: &Window2d, p: f64) -> Option<Array4<f64>> {
+    let (n, c, h, w) = x.dim();
+    let (oh, ow) = out_size(h, w, g)?;
+    let mut y = Array4::zeros((n, c, oh, ow));
+    for ((b, ch, i, j), out) in y.indexed_iter_mut() {
+        let mut sum = 0.;
+        for ki in 0..g.size.height {
+            for kj in 0..g.size.width {
+                let (r, col) = (row_of(g, i, ki), col_of(g, j, kj));
+                if r >= 0 && col >= 0 && r < h as i64 && col < w as i64 {
+                    sum += x[[b, ch, r as usize, col as usize]].abs().powf(p);
+                }
+            }
+        }
+        *out = sum.powf(1. / p);
+    }
+    Some(y)
 }

@@ -1,0 +1,220 @@
+//! Min, LP and global pooling and integer elements, against the reference
+//! and by their defining identities.
+
+mod common;
+
+use approx::assert_relative_eq;
+use ndarray::{Array4, array};
+use ndarray_pooling::{
+    MeanDivisor, Padding, Pool2d, PoolError, PoolMode, Window2d, lp_pool2d, lp_pool2d_backward,
+    max_pool2d, max_pool2d_backward_argmax, max_pool2d_without_indices, mean_pool2d, min_pool2d,
+    min_pool2d_argmax, min_pool2d_without_indices,
+};
+use proptest::prelude::*;
+
+fn geometry() -> impl Strategy<Value = Window2d> {
+    (
+        (1usize..4, 1usize..4),
+        (1usize..3, 1usize..3),
+        (0usize..2, 0usize..2, 0usize..2, 0usize..2),
+        (1usize..3, 1usize..3),
+        any::<bool>(),
+    )
+        .prop_map(|(size, stride, (t, b, l, r), dilation, ceil)| {
+            Window2d::new(size, stride)
+                .with_padding(Padding::new(t, b, l, r))
+                .with_dilation(dilation)
+                .with_ceil_mode(ceil)
+        })
+}
+
+fn image() -> impl Strategy<Value = Array4<i32>> {
+    (1usize..3, 1usize..3, 1usize..9, 1usize..9).prop_flat_map(|(n, c, h, w)| {
+        proptest::collection::vec(-300i32..300, n * c * h * w)
+            .prop_map(move |v| Array4::from_shape_vec((n, c, h, w), v).unwrap())
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Integer images pool exactly as their values do in f64.
+    #[test]
+    fn integer_max_and_min_match_reference(x in image(), window in geometry()) {
+        let as_f64 = x.mapv(f64::from);
+        let (max_ref, min_ref) = (
+            common::max_forward(as_f64.view(), &window),
+            common::min_forward(as_f64.view(), &window),
+        );
+        match (max_pool2d(&x, &window), max_ref) {
+            (Ok((y, idx)), Some((want, want_idx))) => {
+                prop_assert_eq!(y.mapv(f64::from), want);
+                prop_assert_eq!(idx, want_idx);
+            }
+            (Err(_), None) => {}
+            (got, want) => prop_assert!(false, "{:?} vs {:?}", got.map(|r| r.0), want.map(|r| r.0)),
+        }
+        if let (Ok((y, idx)), Some((want, want_idx))) = (min_pool2d(&x, &window), min_ref) {
+            prop_assert_eq!(y.mapv(f64::from), want);
+            prop_assert_eq!(idx, want_idx);
+        }
+        let small = x.mapv(|v| (v.rem_euclid(256)) as u8);
+        if let (Ok(y), Ok(y_wide)) = (max_pool2d_without_indices(&small, &window), max_pool2d_without_indices(&small.mapv(i32::from), &window)) {
+            prop_assert_eq!(y.mapv(i32::from), y_wide);
+        }
+    }
+
+    /// Min pooling of x is minus max pooling of minus x, indices included.
+    #[test]
+    fn min_is_negated_max_of_negation(x in image(), window in geometry()) {
+        let x = x.mapv(|v| v as f32 / 4.);
+        if let (Ok((min, min_idx)), Ok((max, max_idx))) = (min_pool2d(&x, &window), max_pool2d(&x.mapv(|v| -v), &window)) {
+            prop_assert_eq!(min, max.mapv(|v| -v));
+            prop_assert_eq!(min_idx, max_idx);
+        }
+    }
+
+    #[test]
+    fn lp_matches_reference(x in image(), window in geometry(), p in prop_oneof![Just(1.), Just(2.), Just(3.), 0.5f64..6.]) {
+        let x = x.mapv(|v| v as f64 / 32.);
+        match (lp_pool2d(&x, &window, p), common::lp_forward(x.view(), &window, p)) {
+            (Ok(y), Some(want)) => {
+                for (a, b) in y.iter().zip(&want) {
+                    assert_relative_eq!(*a, *b, max_relative = 1e-12, epsilon = 1e-12);
+                }
+            }
+            (Err(_), None) => {}
+            (got, want) => prop_assert!(false, "{got:?} vs {want:?}"),
+        }
+    }
+
+    #[test]
+    fn lp_gradient_matches_finite_differences(x in image(), window in geometry(), p in prop_oneof![Just(1.), Just(2.), Just(3.), 1.5f64..5.]) {
+        // keep cells away from zero, where |x|ᵖ has a kink
+        let x = x.mapv(|v| if v >= 0 { v as f64 / 32. + 0.5 } else { v as f64 / 32. - 0.5 });
+        if let Ok(y) = lp_pool2d(&x, &window, p) {
+            let g = y.mapv(|v| (v * 7.).sin());
+            let dx = lp_pool2d_backward(&g, &x, &window, p).unwrap();
+            let loss = |x: &Array4<f64>| -> f64 {
+                lp_pool2d(x, &window, p).unwrap().iter().zip(&g).map(|(a, b)| a * b).sum()
+            };
+            let step = 1e-6;
+            for (cell, &analytic) in dx.indexed_iter() {
+                let (mut up, mut down) = (x.clone(), x.clone());
+                up[cell] += step;
+                down[cell] -= step;
+                let numeric = (loss(&up) - loss(&down)) / (2. * step);
+                prop_assert!((numeric - analytic).abs() < 1e-5 * (1. + analytic.abs()), "{cell:?}: {numeric} vs {analytic}");
+            }
+        }
+    }
+}
+
+#[test]
+fn lp_extremes_are_sum_and_max() {
+    let x = array![[[[1f64, -2.], [3., 0.5]]]];
+    let window = Window2d::new(2, 2);
+    // p = 1: sum of magnitudes
+    assert_eq!(lp_pool2d(&x, &window, 1.).unwrap()[[0, 0, 0, 0]], 6.5);
+    // large p approaches the largest magnitude
+    let large = lp_pool2d(&x, &window, 200.).unwrap()[[0, 0, 0, 0]];
+    assert!((large - 3.).abs() < 1e-2, "{large}");
+    for bad in [0., -1., f64::NAN, f64::INFINITY] {
+        let err = lp_pool2d(&x, &window, bad).unwrap_err();
+        assert!(matches!(err, PoolError::InvalidPower { .. }), "{bad}");
+        assert!(Pool2d::builder(PoolMode::Lp(bad)).build().is_err());
+    }
+    assert_eq!(
+        PoolError::InvalidPower { p: "-1".into() }.to_string(),
+        "LP pooling needs a finite, positive power, got -1"
+    );
+}
+
+#[test]
+fn pool2d_min_and_lp_layers() {
+    let x = array![[[
+        [1f32, 3., 2., 1.],
+        [4., 2., 0., 1.],
+        [1., 0., 3., 2.],
+        [2., 1., 4., 3.]
+    ]]];
+    let mut min = Pool2d::new(PoolMode::Min, 2, 2).unwrap();
+    assert_eq!(min.forward(&x).unwrap(), array![[[[1., 0.], [0., 2.]]]]);
+    assert_eq!(min.indices().unwrap(), array![[[[0, 6], [9, 11]]]]);
+    let dx = min.backward(&array![[[[1f32, 2.], [3., 4.]]]]).unwrap();
+    assert_eq!(dx[[0, 0, 0, 0]], 1.);
+    assert_eq!(dx[[0, 0, 1, 2]], 2.);
+    assert_eq!(min.infer(&x).unwrap(), array![[[[1., 0.], [0., 2.]]]]);
+
+    let mut lp = Pool2d::new(PoolMode::Lp(2.), 2, 2).unwrap();
+    let y = lp.forward(&x).unwrap();
+    assert_relative_eq!(y[[0, 0, 0, 0]], 30f32.sqrt());
+    let dy = Array4::ones(y.raw_dim());
+    let dx = lp.backward(&dy).unwrap();
+    assert_eq!(
+        dx,
+        lp_pool2d_backward(&dy, &x, &Window2d::new(2, 2), 2.).unwrap()
+    );
+    // the kept input is f32: an f64 delta is refused
+    assert_eq!(
+        lp.backward(&Array4::<f64>::ones((1, 1, 2, 2))),
+        Err(PoolError::ElementTypeMismatch)
+    );
+}
+
+#[test]
+fn global_pooling_covers_the_whole_plane() {
+    let x = Array4::from_shape_fn((2, 3, 5, 7), |(n, c, h, w)| {
+        ((n * 7 + c * 3 + h * 5 + w * 11) % 13) as f64
+    });
+    for mode in [
+        PoolMode::Max,
+        PoolMode::Min,
+        PoolMode::Mean,
+        PoolMode::Lp(3.),
+    ] {
+        let mut global = Pool2d::global(mode).unwrap();
+        assert!(global.is_global());
+        assert_eq!(global.output_shape([2, 3, 5, 7]).unwrap(), [2, 3, 1, 1]);
+        let y = global.forward(&x).unwrap();
+        let mut plain = Pool2d::builder(mode).size((5, 7)).build().unwrap();
+        assert_eq!(y, plain.forward(&x).unwrap(), "{mode:?}");
+        let delta = Array4::from_elem((2, 3, 1, 1), 2.);
+        assert_eq!(
+            global.backward(&delta).unwrap(),
+            plain.backward(&delta).unwrap(),
+            "{mode:?}"
+        );
+        // any plane size, one window
+        assert_eq!(
+            global
+                .forward(&Array4::<f64>::ones((1, 2, 3, 9)))
+                .unwrap()
+                .dim(),
+            (1, 2, 1, 1)
+        );
+    }
+    let mut gap = Pool2d::global(PoolMode::Mean).unwrap();
+    let y = gap.forward(&x).unwrap();
+    assert_relative_eq!(
+        y[[1, 2, 0, 0]],
+        x.slice(ndarray::s![1, 2, .., ..]).mean().unwrap()
+    );
+    assert_eq!(
+        mean_pool2d(&x, &Window2d::new((5, 7), 1), MeanDivisor::default()).unwrap(),
+        y
+    );
+}
+
+#[test]
+fn min_pooling_backward_goes_to_the_minimum() {
+    let x = array![[[[5f64, 3.], [4., 8.]]]];
+    let (_, argmin) = min_pool2d_argmax(&x, &Window2d::new(2, 2)).unwrap();
+    let dx = max_pool2d_backward_argmax(&array![[[[1f64]]]], &argmin).unwrap();
+    assert_eq!(dx, array![[[[0., 1.], [0., 0.]]]]);
+    let ink = array![[[[250u8, 250, 12, 250], [250, 250, 250, 250]]]];
+    assert_eq!(
+        min_pool2d_without_indices(&ink, &Window2d::new(2, 2)).unwrap(),
+        array![[[[250u8, 12]]]]
+    );
+}
