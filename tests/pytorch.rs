@@ -7,8 +7,8 @@ use std::num::NonZeroUsize;
 use approx::assert_relative_eq;
 use ndarray::Array4;
 use ndarray_pooling::{
-    MeanDivisor, Padding, PoolError, Window2d, max_pool2d, max_pool2d_backward, mean_pool2d,
-    mean_pool2d_backward,
+    MeanDivisor, Padding, PoolElement, PoolError, Window2d, lp_pool2d, lp_pool2d_backward,
+    max_pool2d, max_pool2d_backward, mean_pool2d, mean_pool2d_backward, min_pool2d,
 };
 use num_traits::Float;
 
@@ -110,12 +110,17 @@ fn same<T: Float>(a: &Array4<T>, b: &Array4<T>) -> bool {
             .all(|(&x, &y)| x == y || (x.is_nan() && y.is_nan()))
 }
 
-fn check_max<T: Float + Send + Sync + std::fmt::Debug>(case: &Case) {
+fn check_max<T: Float + PoolElement + std::fmt::Debug>(case: &Case) {
     let input = case.shape("input");
     let output = case.shape("output");
     let window = case.window();
     let x = case.array::<T>("x", input);
-    let (y, indices) = max_pool2d(&x, &window).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+    let pool = if case.word("mode") == "min" {
+        min_pool2d
+    } else {
+        max_pool2d
+    };
+    let (y, indices) = pool(&x, &window).unwrap_or_else(|e| panic!("{}: {e}", case.name));
     assert!(
         same(&y, &case.array("y", output)),
         "{}: forward {y:?}",
@@ -131,7 +136,7 @@ fn check_max<T: Float + Send + Sync + std::fmt::Debug>(case: &Case) {
     );
 }
 
-fn check_mean<T: Float + Send + Sync + std::fmt::Debug + approx::RelativeEq<Epsilon = T>>(
+fn check_mean<T: Float + PoolElement + std::fmt::Debug + approx::RelativeEq<Epsilon = T>>(
     case: &Case,
     epsilon: T,
 ) {
@@ -153,10 +158,29 @@ fn check_mean<T: Float + Send + Sync + std::fmt::Debug + approx::RelativeEq<Epsi
     }
 }
 
+/// PyTorch's `lp_pool2d` on positive inputs without padding, forward and
+/// backward, in f64.
+fn check_lp(case: &Case) {
+    let input = case.shape("input");
+    let output = case.shape("output");
+    let p: f64 = case.word("p").parse().unwrap();
+    let window = case.window();
+    let x = case.array::<f64>("x", input);
+    let y = lp_pool2d(&x, &window, p).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+    for (a, b) in y.iter().zip(&case.array::<f64>("y", output)) {
+        assert_relative_eq!(*a, *b, epsilon = 1e-12, max_relative = 1e-12);
+    }
+    let delta = case.array::<f64>("delta", output);
+    let dx = lp_pool2d_backward(&delta, &x, &window, p).unwrap();
+    for (a, b) in dx.iter().zip(&case.array::<f64>("dx", input)) {
+        assert_relative_eq!(*a, *b, epsilon = 1e-12, max_relative = 1e-10);
+    }
+}
+
 #[test]
 fn every_fixture_case_matches_pytorch() {
     let cases = cases();
-    let (mut max, mut mean, mut reject) = (0, 0, 0);
+    let (mut max, mut mean, mut min, mut lp, mut reject) = (0, 0, 0, 0, 0);
     for case in &cases {
         match case.word("mode") {
             "max" => {
@@ -169,15 +193,23 @@ fn every_fixture_case_matches_pytorch() {
                 check_mean::<f64>(case, 1e-12);
                 mean += 1;
             }
+            "min" => {
+                check_max::<f32>(case);
+                check_max::<f64>(case);
+                min += 1;
+            }
+            "lp" => {
+                check_lp(case);
+                lp += 1;
+            }
             "reject" => reject += 1,
             other => panic!("unknown mode {other}"),
         }
     }
-    println!("{max} max, {mean} mean and {reject} rejected fixture cases match PyTorch");
-    assert!(
-        max >= 80 && mean >= 80 && reject == 1,
-        "too few cases: {max} max, {mean} mean"
+    println!(
+        "{max} max, {mean} mean, {min} min, {lp} LP and {reject} rejected fixture cases match PyTorch"
     );
+    assert!(max >= 80 && mean >= 80 && min >= 40 && lp >= 30 && reject == 1);
 }
 
 #[test]
