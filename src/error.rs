@@ -69,6 +69,12 @@ pub enum PoolError {
         /// The number of cells in a plane, `height * width`.
         plane_len: usize,
     },
+    /// An array of a rank the layer does not take: it takes NCHW (4-D) and
+    /// batchless CHW (3-D).
+    UnsupportedRank {
+        /// The array's number of axes.
+        ndim: usize,
+    },
     /// An LP pooling power that is not finite and positive.
     InvalidPower {
         /// The power, as written.
@@ -128,6 +134,9 @@ impl fmt::Display for PoolError {
             ),
             PoolError::InvalidPower { p } => {
                 write!(f, "LP pooling needs a finite, positive power, got {p}")
+            }
+            PoolError::UnsupportedRank { ndim } => {
+                write!(f, "expected an NCHW (4-D) or CHW (3-D) array, got {ndim}-D")
             }
             PoolError::ElementTypeMismatch => {
                 write!(f, "backward got another element type than the last forward")

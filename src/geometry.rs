@@ -101,6 +101,19 @@ pub struct Padding {
     bottom: usize,
     left: usize,
     right: usize,
+    same: Same,
+}
+
+/// Padding resolved from the input size, as ONNX's `auto_pad`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+enum Same {
+    /// Explicit padding.
+    #[default]
+    No,
+    /// The odd cell at the end (ONNX `SAME_UPPER`, TensorFlow `'SAME'`).
+    Upper,
+    /// The odd cell at the beginning (ONNX `SAME_LOWER`).
+    Lower,
 }
 
 impl Padding {
@@ -122,7 +135,68 @@ impl Padding {
             bottom,
             left,
             right,
+            same: Same::No,
         }
+    }
+
+    /// ONNX's `SAME_UPPER` and TensorFlow's `'SAME'`: padding resolved from
+    /// the input size so that the output has `ceil(input / stride)` cells
+    /// along each axis; where the padding is odd, the extra cell goes at the
+    /// end (bottom, right).
+    ///
+    /// The getters ([`top`](Self::top), …) return 0 for it;
+    /// [`Window2d::resolved_padding`] gives the cells for an input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::{Padding, Window2d};
+    ///
+    /// let same = Window2d::new(3, 2).with_padding(Padding::same_upper());
+    /// assert_eq!(same.output_shape([1, 1, 7, 8])?, [1, 1, 4, 4]); // ceil(7 / 2), ceil(8 / 2)
+    /// // width 8: (4 - 1) * 2 + 3 - 8 = 1 cell of padding, at the end
+    /// assert_eq!(same.resolved_padding(7, 8), Padding::new(1, 1, 0, 1));
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
+    pub const fn same_upper() -> Self {
+        Padding {
+            same: Same::Upper,
+            ..Padding::zero()
+        }
+    }
+
+    /// ONNX's `SAME_LOWER`: as [`same_upper`](Self::same_upper), with the
+    /// extra cell of odd padding at the beginning (top, left).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::{Padding, Window2d};
+    ///
+    /// let same = Window2d::new(2, 1).with_padding(Padding::same_lower());
+    /// assert_eq!(same.resolved_padding(5, 5), Padding::new(1, 0, 1, 0));
+    /// assert_eq!(same.output_shape([1, 1, 5, 5])?, [1, 1, 5, 5]);
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
+    pub const fn same_lower() -> Self {
+        Padding {
+            same: Same::Lower,
+            ..Padding::zero()
+        }
+    }
+
+    /// Whether the padding is resolved from the input size (SAME).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::Padding;
+    ///
+    /// assert!(Padding::same_upper().is_same());
+    /// assert!(!Padding::new(1, 1, 1, 1).is_same());
+    /// ```
+    pub const fn is_same(&self) -> bool {
+        !matches!(self.same, Same::No)
     }
 
     /// No padding.
@@ -398,15 +472,67 @@ impl Window2d {
         output_shape(input, plan.out_height(), plan.out_width())
     }
 
+    /// The padding in cells for an input plane of `height x width`: the
+    /// window's own, or for SAME padding the cells that make the output
+    /// `ceil(input / stride)` long.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::{Padding, Window2d};
+    ///
+    /// let explicit = Window2d::new(3, 1).with_padding(1);
+    /// assert_eq!(explicit.resolved_padding(10, 10), Padding::new(1, 1, 1, 1));
+    /// let same = Window2d::new(3, 1).with_padding(Padding::same_upper());
+    /// assert_eq!(same.resolved_padding(10, 10), Padding::new(1, 1, 1, 1));
+    /// ```
+    pub fn resolved_padding(&self, height: usize, width: usize) -> Padding {
+        let p = self.padding;
+        let axis = |input: usize, size: usize, stride: usize, dilation: usize| {
+            let stride = stride.max(1);
+            let extent = size
+                .saturating_sub(1)
+                .saturating_mul(dilation)
+                .saturating_add(1);
+            let out = input.div_ceil(stride);
+            let total = (out.saturating_sub(1).saturating_mul(stride))
+                .saturating_add(extent)
+                .saturating_sub(input);
+            match p.same {
+                Same::Lower => (total - total / 2, total / 2),
+                _ => (total / 2, total - total / 2),
+            }
+        };
+        match p.same {
+            Same::No => p,
+            Same::Upper | Same::Lower => {
+                let (top, bottom) = axis(
+                    height,
+                    self.size.height,
+                    self.stride.height,
+                    self.dilation.height,
+                );
+                let (left, right) = axis(
+                    width,
+                    self.size.width,
+                    self.stride.width,
+                    self.dilation.width,
+                );
+                Padding::new(top, bottom, left, right)
+            }
+        }
+    }
+
     /// Resolves every window for an input plane of `height x width`.
     pub(crate) fn plan(&self, height: usize, width: usize) -> Result<Plan, PoolError> {
         self.validate()?;
+        let padding = self.resolved_padding(height, width);
         let Window2d {
             size,
             stride,
-            padding,
             dilation,
             ceil_mode,
+            ..
         } = *self;
         let rows = AxisSpec {
             axis: "height",

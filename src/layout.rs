@@ -1,6 +1,6 @@
 //! NCHW shapes and access to `(n, c)` planes as contiguous slices.
 
-use ndarray::{Array4, ArrayRef, ArrayView2, Axis, Ix4};
+use ndarray::{Array, Array4, ArrayRef, ArrayView2, ArrayView4, Axis, Dimension, Ix4};
 
 use crate::PoolError;
 
@@ -81,4 +81,29 @@ pub(crate) fn with_standard_layout<T: Copy + num_traits::Zero>(
             out.assign(&temporary);
         }
     }
+}
+
+/// `x` as an NCHW view: itself if 4-D, with a batch of one if 3-D (CHW).
+pub(crate) fn as_nchw<T, D: Dimension>(x: &ArrayRef<T, D>) -> Result<ArrayView4<'_, T>, PoolError> {
+    let view = x.view().into_dyn();
+    let view = match x.ndim() {
+        4 => view,
+        3 => view.insert_axis(Axis(0)),
+        ndim => return Err(PoolError::UnsupportedRank { ndim }),
+    };
+    Ok(view
+        .into_dimensionality::<Ix4>()
+        .expect("a 4-D view after the check"))
+}
+
+/// `y` back in the rank `ndim` of the array it came from.
+pub(crate) fn from_nchw<T, D: Dimension>(y: Array4<T>, ndim: usize) -> Array<T, D> {
+    let y = y.into_dyn();
+    let y = if ndim == 3 {
+        y.index_axis_move(Axis(0), 0)
+    } else {
+        y
+    };
+    y.into_dimensionality::<D>()
+        .expect("the rank of the array it came from")
 }

@@ -3,12 +3,12 @@
 
 use std::num::NonZeroUsize;
 
-use ndarray::{Array4, ArrayRef, Ix4};
+use ndarray::{Array, Array4, ArrayRef, Dimension, Ix4};
 use num_traits::Float;
 
 use crate::element::PoolElement;
 use crate::geometry::{MeanDivisor, Padding, Size2d, Window2d};
-use crate::layout::shape4;
+use crate::layout::{as_nchw, from_nchw, shape4};
 use std::any::Any;
 use std::sync::Arc;
 
@@ -262,8 +262,9 @@ impl Pool2d {
     }
 
     /// Pools `x`, any NCHW array of `f32` or `f64` (owned, a view, or
-    /// non-contiguous), and remembers what [`backward`](Self::backward)
-    /// needs. A failed forward leaves the layer as it was.
+    /// non-contiguous), or a batchless CHW array as PyTorch accepts, and
+    /// remembers what [`backward`](Self::backward) needs. The output has the
+    /// input's rank. A failed forward leaves the layer as it was.
     ///
     /// # Errors
     ///
@@ -281,13 +282,14 @@ impl Pool2d {
     /// assert_eq!(pool.forward(&x.slice(s![.., .., .., ..2]))?, array![[[[2.5]]]]);
     /// # Ok::<(), ndarray_pooling::PoolError>(())
     /// ```
-    pub fn forward<T: Float + PoolElement>(
+    pub fn forward<T: Float + PoolElement, D: Dimension>(
         &mut self,
-        x: &ArrayRef<T, Ix4>,
-    ) -> Result<Array4<T>, PoolError> {
-        let mut output = Array4::zeros(self.output_shape(shape4(x))?);
-        self.forward_into(x, &mut output)?;
-        Ok(output)
+        x: &ArrayRef<T, D>,
+    ) -> Result<Array<T, D>, PoolError> {
+        let x4 = as_nchw(x)?;
+        let mut output = Array4::zeros(self.output_shape(shape4(&x4))?);
+        self.forward_into(&x4, &mut output)?;
+        Ok(from_nchw(output, x.ndim()))
     }
 
     /// [`forward`](Self::forward) into `out`, which must have the output
@@ -384,18 +386,19 @@ impl Pool2d {
     /// assert!(pool.indices().is_none());
     /// # Ok::<(), PoolError>(())
     /// ```
-    pub fn infer<T: Float + PoolElement>(
+    pub fn infer<T: Float + PoolElement, D: Dimension>(
         &self,
-        x: &ArrayRef<T, Ix4>,
-    ) -> Result<Array4<T>, PoolError> {
-        let input_shape = shape4(x);
-        let window = self.window_for(input_shape);
-        match self.mode {
-            PoolMode::Max => max_pool2d_without_indices(x, &window),
-            PoolMode::Min => min_pool2d_without_indices(x, &window),
-            PoolMode::Mean => mean_pool2d(x, &window, self.divisor),
-            PoolMode::Lp(p) => lp_pool2d(x, &window, p),
-        }
+        x: &ArrayRef<T, D>,
+    ) -> Result<Array<T, D>, PoolError> {
+        let x4 = as_nchw(x)?;
+        let window = self.window_for(shape4(&x4));
+        let output = match self.mode {
+            PoolMode::Max => max_pool2d_without_indices(&x4, &window),
+            PoolMode::Min => min_pool2d_without_indices(&x4, &window),
+            PoolMode::Mean => mean_pool2d(&x4, &window, self.divisor),
+            PoolMode::Lp(p) => lp_pool2d(&x4, &window, p),
+        }?;
+        Ok(from_nchw(output, x.ndim()))
     }
 
     /// The gradient with respect to the last forward's input, given `delta`,
@@ -423,14 +426,15 @@ impl Pool2d {
     /// assert_eq!(pool.backward(&array![[[[4f32]]]])?, array![[[[1., 1.], [1., 1.]]]]);
     /// # Ok::<(), ndarray_pooling::PoolError>(())
     /// ```
-    pub fn backward<T: Float + PoolElement>(
+    pub fn backward<T: Float + PoolElement, D: Dimension>(
         &self,
-        delta: &ArrayRef<T, Ix4>,
-    ) -> Result<Array4<T>, PoolError> {
+        delta: &ArrayRef<T, D>,
+    ) -> Result<Array<T, D>, PoolError> {
         let tape = self.tape.as_ref().ok_or(PoolError::BackwardBeforeForward)?;
+        let delta4 = as_nchw(delta)?;
         let mut grad = Array4::zeros(tape.input_shape);
-        self.backward_into(delta, &mut grad)?;
-        Ok(grad)
+        self.backward_into(&delta4, &mut grad)?;
+        Ok(from_nchw(grad, delta.ndim()))
     }
 
     /// [`backward`](Self::backward) into `grad`, which must have the last

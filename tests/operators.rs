@@ -218,3 +218,68 @@ fn min_pooling_backward_goes_to_the_minimum() {
         array![[[[250u8, 12]]]]
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// SAME padding is the explicit padding it resolves to, and gives
+    /// `ceil(input / stride)` outputs with the odd cell where it belongs.
+    #[test]
+    fn same_padding_resolves_as_onnx(x in image(), size in (1usize..5, 1usize..5), stride in (1usize..4, 1usize..4), upper in any::<bool>()) {
+        let x = x.mapv(|v| v as f64);
+        let (_, _, h, w) = x.dim();
+        let same = if upper { Padding::same_upper() } else { Padding::same_lower() };
+        let window = Window2d::new(size, stride).with_padding(same);
+        let resolved = window.resolved_padding(h, w);
+        let explicit = window.with_padding(resolved);
+        let (pad_h, pad_w) = (resolved.top() + resolved.bottom(), resolved.left() + resolved.right());
+        let (begin_h, begin_w) = if upper { (pad_h / 2, pad_w / 2) } else { (pad_h - pad_h / 2, pad_w - pad_w / 2) };
+        prop_assert_eq!((resolved.top(), resolved.left()), (begin_h, begin_w));
+        match (max_pool2d(&x, &window), max_pool2d(&x, &explicit)) {
+            (Ok(a), Ok(b)) => {
+                prop_assert_eq!(a.0.dim(), (x.dim().0, x.dim().1, h.div_ceil(stride.0), w.div_ceil(stride.1)));
+                prop_assert_eq!(a, b);
+            }
+            (Err(a), Err(b)) => prop_assert_eq!(a, b),
+            (a, b) => prop_assert!(false, "{a:?} vs {b:?}"),
+        }
+        if let (Ok(a), Ok(b)) = (mean_pool2d(&x, &window, MeanDivisor::RealCells), mean_pool2d(&x, &explicit, MeanDivisor::RealCells)) {
+            prop_assert_eq!(a, b);
+        }
+    }
+}
+
+#[test]
+fn batchless_input_as_pytorch() {
+    let chw = Array4::from_shape_fn((1, 3, 6, 5), |(_, c, h, w)| {
+        (c * 31 + h * 7 + w) as f32 % 11.
+    })
+    .index_axis_move(ndarray::Axis(0), 0);
+    for mode in [
+        PoolMode::Max,
+        PoolMode::Min,
+        PoolMode::Mean,
+        PoolMode::Lp(2.),
+    ] {
+        let mut pool = Pool2d::new(mode, 2, 2).unwrap();
+        let mut batched = pool.clone();
+        let y = pool.forward(&chw).unwrap();
+        assert_eq!(y.ndim(), 3);
+        let y4 = batched
+            .forward(&chw.clone().insert_axis(ndarray::Axis(0)))
+            .unwrap();
+        assert_eq!(y, y4.index_axis(ndarray::Axis(0), 0));
+        let dx = pool.backward(&y).unwrap();
+        assert_eq!(dx.dim(), chw.dim());
+        assert_eq!(pool.infer(&chw).unwrap(), y);
+    }
+    let mut pool = Pool2d::new(PoolMode::Max, 2, 2).unwrap();
+    let err = pool
+        .forward(&ndarray::Array2::<f32>::zeros((4, 4)))
+        .unwrap_err();
+    assert_eq!(err, PoolError::UnsupportedRank { ndim: 2 });
+    assert_eq!(
+        err.to_string(),
+        "expected an NCHW (4-D) or CHW (3-D) array, got 2-D"
+    );
+}
