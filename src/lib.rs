@@ -13,6 +13,7 @@ mod mean;
 mod parallel;
 mod phases;
 mod pool;
+mod unpool;
 
 pub use argmax::Argmax;
 pub use element::PoolElement;
@@ -27,3 +28,7 @@ pub use max::{
 };
 pub use mean::{mean_pool2d, mean_pool2d_backward, mean_pool2d_backward_into, mean_pool2d_into};
 pub use pool::{Pool2d, Pool2dBuilder, PoolMode};
+pub use unpool::{
+    StorageOrder, indices_from_onnx, indices_from_tensorflow, indices_to_onnx,
+    indices_to_tensorflow, max_unpool2d, max_unpool2d_backward, max_unpool2d_size,
+};

@@ -283,3 +283,77 @@ fn batchless_input_as_pytorch() {
         "expected an NCHW (4-D) or CHW (3-D) array, got 2-D"
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn index_formats_round_trip(x in image(), window in geometry(), batch in any::<bool>()) {
+        if let Ok((y, indices)) = max_pool2d(&x, &window) {
+            let shape = [x.dim().0, x.dim().1, x.dim().2, x.dim().3];
+            for order in [ndarray_pooling::StorageOrder::RowMajor, ndarray_pooling::StorageOrder::ColumnMajor] {
+                let onnx = ndarray_pooling::indices_to_onnx(&indices, shape, order).unwrap();
+                prop_assert_eq!(ndarray_pooling::indices_from_onnx(&onnx, shape, order).unwrap(), indices.clone());
+            }
+            let tf = ndarray_pooling::indices_to_tensorflow(&indices, shape, batch).unwrap();
+            prop_assert_eq!(tf.dim(), (y.dim().0, y.dim().2, y.dim().3, y.dim().1));
+            // every TensorFlow index names the NHWC cell that holds the value
+            let nhwc = x.view().permuted_axes([0, 2, 3, 1]).as_standard_layout().into_owned();
+            let image_len = shape[1] * shape[2] * shape[3];
+            for ((b, i, j, c), &flat) in tf.indexed_iter() {
+                let flat = flat as usize + if batch { 0 } else { b * image_len };
+                prop_assert_eq!(nhwc.as_slice().unwrap()[flat], y[[b, c, i, j]]);
+            }
+            prop_assert_eq!(ndarray_pooling::indices_from_tensorflow(&tf, shape, batch).unwrap(), indices.clone());
+
+            // unpooling puts every maximum back where it was
+            let unpooled = ndarray_pooling::max_unpool2d(&y, &indices, (shape[2], shape[3])).unwrap();
+            for ((b, c, i, j), &k) in indices.indexed_iter() {
+                let k = k as usize;
+                prop_assert_eq!(unpooled[[b, c, k / shape[3], k % shape[3]]], y[[b, c, i, j]]);
+            }
+            prop_assert_eq!(unpooled.iter().filter(|&&v| v != 0).count() <= y.len(), true);
+            // its backward gathers by the same indices
+            let delta = x.mapv(|v| v * 3);
+            let back = ndarray_pooling::max_unpool2d_backward(&delta, &indices).unwrap();
+            for ((b, c, i, j), &k) in indices.indexed_iter() {
+                let k = k as usize;
+                prop_assert_eq!(back[[b, c, i, j]], delta[[b, c, k / shape[3], k % shape[3]]]);
+            }
+        }
+    }
+}
+
+#[test]
+fn unpool_errors_and_default_size() {
+    let values = array![[[[1f32, 2.]]]];
+    let err = ndarray_pooling::max_unpool2d(&values, &array![[[[0i64, 4]]]], (2, 2)).unwrap_err();
+    assert_eq!(
+        err,
+        PoolError::IndexOutOfBounds {
+            index: 4,
+            plane_len: 4
+        }
+    );
+    let err = ndarray_pooling::max_unpool2d(&values, &array![[[[0i64]]]], (2, 2)).unwrap_err();
+    assert!(matches!(
+        err,
+        PoolError::ShapeMismatch {
+            what: "indices",
+            ..
+        }
+    ));
+    let err = ndarray_pooling::indices_from_tensorflow(&array![[[[1i64]]]], [1, 2, 2, 2], false)
+        .unwrap_err();
+    assert!(
+        matches!(err, PoolError::IndexOutOfBounds { index: 1, .. }),
+        "channel 0 cannot hold an odd index"
+    );
+    assert_eq!(
+        ndarray_pooling::max_unpool2d_size(&Window2d::new(2, 2), 28, 28).unwrap(),
+        (56, 56)
+    );
+    assert!(
+        ndarray_pooling::max_unpool2d_size(&Window2d::new(1, 1).with_padding(3), 1, 1).is_err()
+    );
+}

@@ -1,107 +1,19 @@
 //! The crate against PyTorch's `max_pool2d` / `avg_pool2d` on the fixtures
 //! that `tests/fixtures/generate_pytorch.py` wrote.
 
-use std::collections::HashMap;
-use std::num::NonZeroUsize;
+mod common;
+
+use common::fixtures::Case;
 
 use approx::assert_relative_eq;
 use ndarray::Array4;
 use ndarray_pooling::{
-    MeanDivisor, Padding, PoolElement, PoolError, Window2d, lp_pool2d, lp_pool2d_backward,
-    max_pool2d, max_pool2d_backward, mean_pool2d, mean_pool2d_backward, min_pool2d,
+    PoolElement, PoolError, lp_pool2d, lp_pool2d_backward, max_pool2d, max_pool2d_backward,
+    mean_pool2d, mean_pool2d_backward, min_pool2d,
 };
 use num_traits::Float;
 
 const FIXTURES: &str = include_str!("fixtures/pytorch.txt");
-
-struct Case {
-    name: String,
-    fields: HashMap<String, Vec<String>>,
-}
-
-impl Case {
-    fn words(&self, key: &str) -> &[String] {
-        self.fields
-            .get(key)
-            .unwrap_or_else(|| panic!("case {} lacks {key}", self.name))
-    }
-
-    fn word(&self, key: &str) -> &str {
-        &self.words(key)[0]
-    }
-
-    fn usizes(&self, key: &str) -> Vec<usize> {
-        self.words(key).iter().map(|w| w.parse().unwrap()).collect()
-    }
-
-    fn shape(&self, key: &str) -> [usize; 4] {
-        self.usizes(key).try_into().unwrap()
-    }
-
-    fn array<T: Float>(&self, key: &str, shape: [usize; 4]) -> Array4<T> {
-        let values = self
-            .words(key)
-            .iter()
-            .map(|w| T::from(w.parse::<f64>().unwrap()).unwrap());
-        Array4::from_shape_vec(shape, values.collect()).unwrap()
-    }
-
-    fn indices(&self, shape: [usize; 4]) -> Array4<i64> {
-        let values = self.words("indices").iter().map(|w| w.parse().unwrap());
-        Array4::from_shape_vec(shape, values.collect()).unwrap()
-    }
-
-    fn window(&self) -> Window2d {
-        let [size_h, size_w] = self.usizes("size")[..] else {
-            panic!()
-        };
-        let [stride_h, stride_w] = self.usizes("stride")[..] else {
-            panic!()
-        };
-        let [top, bottom, left, right] = self.usizes("padding")[..] else {
-            panic!()
-        };
-        let [dilation_h, dilation_w] = self.usizes("dilation")[..] else {
-            panic!()
-        };
-        Window2d::new((size_h, size_w), (stride_h, stride_w))
-            .with_padding(Padding::new(top, bottom, left, right))
-            .with_dilation((dilation_h, dilation_w))
-            .with_ceil_mode(self.word("ceil") == "1")
-    }
-
-    fn divisor(&self) -> MeanDivisor {
-        match (self.usizes("divisor")[0], self.word("count_include_pad")) {
-            (0, "1") => MeanDivisor::PaddedWindow,
-            (0, _) => MeanDivisor::RealCells,
-            (d, _) => MeanDivisor::Fixed(NonZeroUsize::new(d).unwrap()),
-        }
-    }
-}
-
-fn cases() -> Vec<Case> {
-    let mut cases = Vec::new();
-    let mut current: Option<Case> = None;
-    for line in FIXTURES.lines().filter(|l| !l.starts_with('#')) {
-        let mut words = line.split_whitespace();
-        let key = words.next().unwrap_or_default();
-        match key {
-            "case" => {
-                current = Some(Case {
-                    name: words.next().unwrap().to_string(),
-                    fields: HashMap::new(),
-                })
-            }
-            "end" => cases.push(current.take().unwrap()),
-            _ => {
-                let case = current.as_mut().unwrap();
-                case.fields
-                    .insert(key.to_string(), words.map(String::from).collect());
-            }
-        }
-    }
-    cases
-}
 
 fn same<T: Float>(a: &Array4<T>, b: &Array4<T>) -> bool {
     a.shape() == b.shape()
@@ -179,7 +91,7 @@ fn check_lp(case: &Case) {
 
 #[test]
 fn every_fixture_case_matches_pytorch() {
-    let cases = cases();
+    let cases = common::fixtures::cases(FIXTURES);
     let (mut max, mut mean, mut min, mut lp, mut reject) = (0, 0, 0, 0, 0);
     for case in &cases {
         match case.word("mode") {
@@ -214,7 +126,7 @@ fn every_fixture_case_matches_pytorch() {
 
 #[test]
 fn fixtures_cover_ties_nan_and_overlap() {
-    let cases = cases();
+    let cases = common::fixtures::cases(FIXTURES);
     let has = |pred: &dyn Fn(&Case) -> bool| cases.iter().any(pred);
     assert!(has(&|c| c.words("x").iter().any(|w| w == "nan")));
     assert!(has(&|c| c.name == "ties_all_equal"));
@@ -227,7 +139,7 @@ fn fixtures_cover_ties_nan_and_overlap() {
 /// plane, and its backward would write out of bounds; we reject it.
 #[test]
 fn pytorch_out_of_bounds_geometry_is_rejected() {
-    let case = cases()
+    let case = common::fixtures::cases(FIXTURES)
         .into_iter()
         .find(|c| c.word("mode") == "reject")
         .unwrap();

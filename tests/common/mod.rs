@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod fixtures;
+
 use ndarray::{Array4, ArrayView4};
 use ndarray_pooling::{MeanDivisor, Window2d};
 use num_traits::Float;
