@@ -75,6 +75,13 @@ pub enum PoolError {
         /// The array's number of axes.
         ndim: usize,
     },
+    /// A pooling mode an operation does not offer.
+    UnsupportedMode {
+        /// The mode.
+        mode: &'static str,
+        /// The operation.
+        operation: &'static str,
+    },
     /// An LP pooling power that is not finite and positive.
     InvalidPower {
         /// The power, as written.
@@ -137,6 +144,9 @@ impl fmt::Display for PoolError {
             }
             PoolError::UnsupportedRank { ndim } => {
                 write!(f, "expected an NCHW (4-D) or CHW (3-D) array, got {ndim}-D")
+            }
+            PoolError::UnsupportedMode { mode, operation } => {
+                write!(f, "{operation} does not offer {mode} pooling")
             }
             PoolError::ElementTypeMismatch => {
                 write!(f, "backward got another element type than the last forward")

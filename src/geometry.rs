@@ -698,6 +698,10 @@ impl AxisPlan {
     /// The windows that hold all `size` cells: a contiguous run, in which
     /// window `o` starts at `windows[start].start + (o - start) * stride`.
     pub fn interior(&self) -> std::ops::Range<usize> {
+        if self.stride == 0 {
+            // adaptive windows: no regular run
+            return 0..0;
+        }
         let full = |w: &AxisWindow| w.taps == self.size;
         match self.windows.iter().position(full) {
             Some(start) => {
@@ -710,7 +714,7 @@ impl AxisPlan {
 
     /// Whether no input cell lies in two windows.
     pub fn disjoint(&self) -> bool {
-        self.dilation == 1 && self.stride >= self.size
+        self.dilation == 1 && self.stride != 0 && self.stride >= self.size
     }
 
     /// The last real input cell of window `w`.
@@ -732,6 +736,54 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// PyTorch's adaptive windows: output cell `i` of `output` covers input
+    /// cells `floor(i * input / output)..ceil((i + 1) * input / output)`.
+    pub fn adaptive(
+        (in_height, in_width): (usize, usize),
+        (out_height, out_width): (usize, usize),
+    ) -> Result<Plan, PoolError> {
+        Size2d::new(out_height, out_width).validate("output size")?;
+        let axis = |name: &'static str, input: usize, output: usize| {
+            if input == 0 {
+                return Err(PoolError::EmptyWindow {
+                    axis: name,
+                    output_index: 0,
+                    input,
+                    padding: (0, 0),
+                    dilation: 1,
+                });
+            }
+            let overflow = PoolError::Overflow {
+                what: "adaptive window bounds",
+            };
+            let windows = (0..output)
+                .map(|i| {
+                    let start = i.checked_mul(input).ok_or(overflow.clone())? / output;
+                    let end = (i + 1)
+                        .checked_mul(input)
+                        .ok_or(overflow.clone())?
+                        .div_ceil(output);
+                    Ok(AxisWindow {
+                        start,
+                        taps: end - start,
+                        padded_taps: end - start,
+                    })
+                })
+                .collect::<Result<Vec<_>, PoolError>>()?;
+            Ok(AxisPlan {
+                input,
+                size: windows.iter().map(|w| w.taps).max().unwrap_or(1),
+                stride: 0,
+                dilation: 1,
+                windows,
+            })
+        };
+        Ok(Plan {
+            rows: axis("height", in_height, out_height)?,
+            cols: axis("width", in_width, out_width)?,
+        })
+    }
+
     /// The plan of no windows at all.
     pub fn empty() -> Self {
         let axis = AxisPlan {

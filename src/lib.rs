@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod adaptive;
 mod argmax;
 mod element;
 mod error;
@@ -15,6 +16,10 @@ mod phases;
 mod pool;
 mod unpool;
 
+pub use adaptive::{
+    AdaptivePool2d, adaptive_max_pool2d, adaptive_max_pool2d_argmax, adaptive_max_pool2d_backward,
+    adaptive_mean_pool2d, adaptive_mean_pool2d_backward,
+};
 pub use argmax::Argmax;
 pub use element::PoolElement;
 pub use error::PoolError;

@@ -423,6 +423,16 @@ pub fn max_pool2d_backward<T: Float + Send + Sync>(
     window: &Window2d,
 ) -> Result<Array4<T>, PoolError> {
     let plan = window.plan(input_shape[2], input_shape[3])?;
+    scatter_backward(delta, indices, input_shape, &plan)
+}
+
+/// Backward from PyTorch's indices over a resolved plan.
+pub(crate) fn scatter_backward<T: Float + Send + Sync>(
+    delta: &ArrayRef<T, Ix4>,
+    indices: &ArrayRef<i64, Ix4>,
+    input_shape: [usize; 4],
+    plan: &Plan,
+) -> Result<Array4<T>, PoolError> {
     let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
     check_shape("delta", delta, shape)?;
     check_shape("indices", indices, shape)?;

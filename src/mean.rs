@@ -78,6 +78,17 @@ pub fn mean_pool2d_into<T: Float + Send + Sync>(
 ) -> Result<(), PoolError> {
     let input_shape = shape4(x);
     let plan = window.plan(input_shape[2], input_shape[3])?;
+    mean_plan_into(x, &plan, divisor, out)
+}
+
+/// Mean forward over a resolved plan, from a [`Window2d`] or adaptive.
+pub(crate) fn mean_plan_into<T: Float + Send + Sync>(
+    x: &ArrayRef<T, Ix4>,
+    plan: &Plan,
+    divisor: MeanDivisor,
+    out: &mut ArrayRef<T, Ix4>,
+) -> Result<(), PoolError> {
+    let input_shape = shape4(x);
     let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
     check_shape("output", out, shape)?;
     let channels = input_shape[1];
@@ -100,7 +111,7 @@ pub fn mean_pool2d_into<T: Float + Send + Sync>(
                 } = task;
                 let mut scratch = Vec::new();
                 let input = plane_slice(plane_view(x, plane, channels), &mut scratch);
-                forward_band(&plan, divisor, input, rows, out);
+                forward_band(plan, divisor, input, rows, out);
             },
         );
     });
@@ -181,6 +192,17 @@ pub fn mean_pool2d_backward_into<T: Float + Send + Sync>(
 ) -> Result<(), PoolError> {
     let input_shape = shape4(grad);
     let plan = window.plan(input_shape[2], input_shape[3])?;
+    mean_backward_plan_into(delta, &plan, divisor, grad)
+}
+
+/// Mean backward over a resolved plan, from a [`Window2d`] or adaptive.
+pub(crate) fn mean_backward_plan_into<T: Float + Send + Sync>(
+    delta: &ArrayRef<T, Ix4>,
+    plan: &Plan,
+    divisor: MeanDivisor,
+    grad: &mut ArrayRef<T, Ix4>,
+) -> Result<(), PoolError> {
+    let input_shape = shape4(grad);
     let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
     check_shape("delta", delta, shape)?;
     let channels = input_shape[1];
@@ -200,9 +222,9 @@ pub fn mean_pool2d_backward_into<T: Float + Send + Sync>(
                 let mut scratch = Vec::new();
                 let delta = plane_slice(plane_view(delta, task.plane, channels), &mut scratch);
                 if plan.rows.disjoint() && plan.cols.disjoint() {
-                    backward_disjoint(&plan, divisor, delta, task.first);
+                    backward_disjoint(plan, divisor, delta, task.first);
                 } else {
-                    backward_overlapping(&plan, divisor, delta, task.first);
+                    backward_overlapping(plan, divisor, delta, task.first);
                 }
             },
         );

@@ -357,3 +357,44 @@ fn unpool_errors_and_default_size() {
         ndarray_pooling::max_unpool2d_size(&Window2d::new(1, 1).with_padding(3), 1, 1).is_err()
     );
 }
+
+/// PyTorch's adaptive windows, by the formula, four loops.
+fn adaptive_reference(x: &Array4<f64>, (oh, ow): (usize, usize), max: bool) -> Array4<f64> {
+    let (n, c, h, w) = x.dim();
+    Array4::from_shape_fn((n, c, oh, ow), |(b, ch, i, j)| {
+        let (h0, h1) = (i * h / oh, ((i + 1) * h).div_ceil(oh));
+        let (w0, w1) = (j * w / ow, ((j + 1) * w).div_ceil(ow));
+        let cells = (h0..h1).flat_map(|r| (w0..w1).map(move |q| (r, q)));
+        let values: Vec<f64> = cells.map(|(r, q)| x[[b, ch, r, q]]).collect();
+        if max {
+            values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        } else {
+            values.iter().sum::<f64>() / values.len() as f64
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn adaptive_matches_reference(x in image(), oh in 1usize..7, ow in 1usize..7) {
+        let x = x.mapv(|v| v as f64 / 8.);
+        let (y, indices) = ndarray_pooling::adaptive_max_pool2d(&x, (oh, ow)).unwrap();
+        prop_assert_eq!(&y, &adaptive_reference(&x, (oh, ow), true));
+        let w = x.dim().3;
+        for ((b, c, i, j), &k) in indices.indexed_iter() {
+            prop_assert_eq!(x[[b, c, k as usize / w, k as usize % w]], y[[b, c, i, j]]);
+        }
+        let mean = ndarray_pooling::adaptive_mean_pool2d(&x, (oh, ow)).unwrap();
+        let want = adaptive_reference(&x, (oh, ow), false);
+        for (a, b) in mean.iter().zip(&want) {
+            assert_relative_eq!(*a, *b, epsilon = 1e-12);
+        }
+        // adjoint: <mean(x), g> = <x, meanᵀ(g)>
+        let g = mean.mapv(|v| v.cos());
+        let dx = ndarray_pooling::adaptive_mean_pool2d_backward(&g, [x.dim().0, x.dim().1, x.dim().2, x.dim().3]).unwrap();
+        let (lhs, rhs): (f64, f64) = (mean.iter().zip(&g).map(|(a, b)| a * b).sum(), x.iter().zip(&dx).map(|(a, b)| a * b).sum());
+        prop_assert!((lhs - rhs).abs() < 1e-9 * (1. + lhs.abs()));
+    }
+}

@@ -8,8 +8,10 @@ use common::fixtures::Case;
 use approx::assert_relative_eq;
 use ndarray::Array4;
 use ndarray_pooling::{
-    PoolElement, PoolError, lp_pool2d, lp_pool2d_backward, max_pool2d, max_pool2d_backward,
-    mean_pool2d, mean_pool2d_backward, min_pool2d,
+    AdaptivePool2d, PoolElement, PoolError, PoolMode, adaptive_max_pool2d,
+    adaptive_max_pool2d_backward, adaptive_mean_pool2d, adaptive_mean_pool2d_backward, lp_pool2d,
+    lp_pool2d_backward, max_pool2d, max_pool2d_backward, mean_pool2d, mean_pool2d_backward,
+    min_pool2d,
 };
 use num_traits::Float;
 
@@ -89,10 +91,49 @@ fn check_lp(case: &Case) {
     }
 }
 
+/// PyTorch's `adaptive_max_pool2d` (with indices) and `adaptive_avg_pool2d`,
+/// forward and backward, through the stateless functions and the layer.
+fn check_adaptive(case: &Case) {
+    let input = case.shape("input");
+    let output = case.shape("output");
+    let size = (output[2], output[3]);
+    let x = case.array::<f64>("x", input);
+    let delta = case.array::<f64>("delta", output);
+    let want_y = case.array::<f64>("y", output);
+    let want_dx = case.array::<f64>("dx", input);
+    let close = |a: &Array4<f64>, b: &Array4<f64>| {
+        a.shape() == b.shape()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| (x - y).abs() <= 1e-12 * (1. + y.abs()))
+    };
+    let mode = if case.word("mode") == "adaptive_max" {
+        let (y, indices) = adaptive_max_pool2d(&x, size).unwrap();
+        assert_eq!(y, want_y, "{}", case.name);
+        assert_eq!(indices, case.indices(output), "{}", case.name);
+        let dx = adaptive_max_pool2d_backward(&delta, &indices, input).unwrap();
+        assert!(close(&dx, &want_dx), "{}: {dx:?}", case.name);
+        PoolMode::Max
+    } else {
+        let y = adaptive_mean_pool2d(&x, size).unwrap();
+        assert!(close(&y, &want_y), "{}: {y:?}", case.name);
+        let dx = adaptive_mean_pool2d_backward(&delta, input).unwrap();
+        assert!(close(&dx, &want_dx), "{}: {dx:?}", case.name);
+        PoolMode::Mean
+    };
+    let mut layer = AdaptivePool2d::new(mode, size).unwrap();
+    assert!(close(&layer.forward(&x).unwrap(), &want_y), "{}", case.name);
+    assert!(
+        close(&layer.backward(&delta).unwrap(), &want_dx),
+        "{}",
+        case.name
+    );
+}
+
 #[test]
 fn every_fixture_case_matches_pytorch() {
     let cases = common::fixtures::cases(FIXTURES);
-    let (mut max, mut mean, mut min, mut lp, mut reject) = (0, 0, 0, 0, 0);
+    let (mut max, mut mean, mut min, mut lp, mut adaptive, mut reject) = (0, 0, 0, 0, 0, 0);
     for case in &cases {
         match case.word("mode") {
             "max" => {
@@ -114,14 +155,19 @@ fn every_fixture_case_matches_pytorch() {
                 check_lp(case);
                 lp += 1;
             }
+            "adaptive_max" | "adaptive_mean" => {
+                check_adaptive(case);
+                adaptive += 1;
+            }
             "reject" => reject += 1,
             other => panic!("unknown mode {other}"),
         }
     }
     println!(
-        "{max} max, {mean} mean, {min} min, {lp} LP and {reject} rejected fixture cases match PyTorch"
+        "{max} max, {mean} mean, {min} min, {lp} LP, {adaptive} adaptive and {reject} rejected \
+         fixture cases match PyTorch"
     );
-    assert!(max >= 80 && mean >= 80 && min >= 40 && lp >= 30 && reject == 1);
+    assert!(max >= 80 && mean >= 80 && min >= 40 && lp >= 30 && adaptive >= 30 && reject == 1);
 }
 
 #[test]
