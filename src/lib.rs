@@ -11,6 +11,7 @@ mod layout;
 mod lp;
 mod max;
 mod mean;
+mod nhwc;
 mod parallel;
 mod phases;
 mod pool;
@@ -32,6 +33,10 @@ pub use max::{
     min_pool2d_without_indices, min_pool2d_without_indices_into,
 };
 pub use mean::{mean_pool2d, mean_pool2d_backward, mean_pool2d_backward_into, mean_pool2d_into};
+pub use nhwc::{
+    max_pool2d_nhwc, max_pool2d_nhwc_backward, max_pool2d_nhwc_without_indices, mean_pool2d_nhwc,
+    mean_pool2d_nhwc_backward,
+};
 pub use pool::{Pool2d, Pool2dBuilder, PoolMode};
 pub use unpool::{
     StorageOrder, indices_from_onnx, indices_from_tensorflow, indices_to_onnx,
