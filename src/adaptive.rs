@@ -6,7 +6,7 @@ use num_traits::Float;
 
 use crate::PoolError;
 use crate::argmax::Argmax;
-use crate::element::{Largest, PoolElement, Smallest};
+use crate::element::{Largest, MeanElement, PoolElement, Smallest};
 use crate::geometry::{MeanDivisor, Plan, Size2d};
 use crate::layout::{as_nchw, from_nchw, shape4};
 use crate::max::{extreme_plan_into, extreme_values_plan_into, scatter_backward};
@@ -127,14 +127,16 @@ pub fn adaptive_max_pool2d_backward<T: Float + Send + Sync>(
 /// assert_eq!(adaptive_mean_pool2d(&x, (1, 2))?, array![[[[2.5, 2.75]]]]);
 /// # Ok::<(), PoolError>(())
 /// ```
-pub fn adaptive_mean_pool2d<T: Float + Send + Sync>(
+pub fn adaptive_mean_pool2d<T: MeanElement>(
     x: &ArrayRef<T, Ix4>,
     output: impl Into<Size2d>,
 ) -> Result<Array4<T>, PoolError> {
     let input = shape4(x);
     let plan = plan(input, output.into())?;
     let mut y = Array4::zeros((input[0], input[1], plan.out_height(), plan.out_width()));
-    mean_plan_into(x, &plan, MeanDivisor::RealCells, &mut y)?;
+    T::in_accumulator(&[x], &mut y, |x, y| {
+        mean_plan_into(x[0], &plan, MeanDivisor::RealCells, y)
+    })?;
     Ok(y)
 }
 
@@ -156,14 +158,16 @@ pub fn adaptive_mean_pool2d<T: Float + Send + Sync>(
 /// assert_eq!(dx, array![[[[1., 1.], [1., 1.]]]]);
 /// # Ok::<(), PoolError>(())
 /// ```
-pub fn adaptive_mean_pool2d_backward<T: Float + Send + Sync>(
+pub fn adaptive_mean_pool2d_backward<T: MeanElement>(
     delta: &ArrayRef<T, Ix4>,
     input_shape: [usize; 4],
 ) -> Result<Array4<T>, PoolError> {
     let output = Size2d::new(delta.shape()[2], delta.shape()[3]);
     let plan = plan(input_shape, output)?;
     let mut grad = Array4::zeros(input_shape);
-    mean_backward_plan_into(delta, &plan, MeanDivisor::RealCells, &mut grad)?;
+    T::in_accumulator(&[delta], &mut grad, |delta, grad| {
+        mean_backward_plan_into(delta[0], &plan, MeanDivisor::RealCells, grad)
+    })?;
     Ok(grad)
 }
 
@@ -288,7 +292,7 @@ impl AdaptivePool2d {
     /// assert_eq!(pool.forward(&array![[[1f32, 2.], [3., 6.]]])?, array![[[3.]]]);
     /// # Ok::<(), ndarray_pooling::PoolError>(())
     /// ```
-    pub fn forward<T: Float + PoolElement, D: Dimension>(
+    pub fn forward<T: MeanElement + PoolElement, D: Dimension>(
         &mut self,
         x: &ArrayRef<T, D>,
     ) -> Result<Array<T, D>, PoolError> {
@@ -308,7 +312,9 @@ impl AdaptivePool2d {
                 Some(argmax)
             }
             _ => {
-                mean_plan_into(&x4, &plan, MeanDivisor::RealCells, &mut y)?;
+                T::in_accumulator(&[&x4], &mut y, |x, y| {
+                    mean_plan_into(x[0], &plan, MeanDivisor::RealCells, y)
+                })?;
                 None
             }
         };
@@ -337,7 +343,7 @@ impl AdaptivePool2d {
     /// assert_eq!(pool.infer(&array![[[[1f32, 2.], [3., -6.]]]])?, array![[[[-6.]]]]);
     /// # Ok::<(), ndarray_pooling::PoolError>(())
     /// ```
-    pub fn infer<T: Float + PoolElement, D: Dimension>(
+    pub fn infer<T: MeanElement + PoolElement, D: Dimension>(
         &self,
         x: &ArrayRef<T, D>,
     ) -> Result<Array<T, D>, PoolError> {
@@ -348,7 +354,9 @@ impl AdaptivePool2d {
         match self.mode {
             PoolMode::Max => extreme_values_plan_into::<T, Largest>(&x4, &plan, &mut y)?,
             PoolMode::Min => extreme_values_plan_into::<T, Smallest>(&x4, &plan, &mut y)?,
-            _ => mean_plan_into(&x4, &plan, MeanDivisor::RealCells, &mut y)?,
+            _ => T::in_accumulator(&[&x4], &mut y, |x, y| {
+                mean_plan_into(x[0], &plan, MeanDivisor::RealCells, y)
+            })?,
         }
         Ok(from_nchw(y, x.ndim()))
     }
@@ -372,7 +380,7 @@ impl AdaptivePool2d {
     /// assert_eq!(pool.backward(&array![[[[5f32]]]])?, array![[[[0., 0.], [5., 0.]]]]);
     /// # Ok::<(), ndarray_pooling::PoolError>(())
     /// ```
-    pub fn backward<T: Float + PoolElement, D: Dimension>(
+    pub fn backward<T: MeanElement + PoolElement, D: Dimension>(
         &self,
         delta: &ArrayRef<T, D>,
     ) -> Result<Array<T, D>, PoolError> {
@@ -384,7 +392,9 @@ impl AdaptivePool2d {
             Some(argmax) => max_pool2d_backward_argmax_into(&delta4, argmax, &mut grad)?,
             None => {
                 let plan = plan(tape.input_shape, self.output)?;
-                mean_backward_plan_into(&delta4, &plan, MeanDivisor::RealCells, &mut grad)?;
+                T::in_accumulator(&[&delta4], &mut grad, |delta, grad| {
+                    mean_backward_plan_into(delta[0], &plan, MeanDivisor::RealCells, grad)
+                })?;
             }
         }
         Ok(from_nchw(grad, delta.ndim()))

@@ -1,6 +1,13 @@
 //! The element types pooling accepts, and which way a window's winner is
 //! chosen.
 
+#[cfg(feature = "half")]
+use ndarray::Array4;
+use ndarray::{ArrayRef, Ix4};
+use num_traits::Float;
+
+use crate::PoolError;
+
 /// An element type that max and min pooling accept: floats, and integers for
 /// images (`u8`, `i8`, `i32`, …); with the `half` feature also `f16` and
 /// `bf16`.
@@ -76,3 +83,75 @@ impl Extremum for Smallest {
         candidate < best || candidate.is_nan()
     }
 }
+
+/// A float type that mean and LP pooling accept. Sums are accumulated in
+/// [`Acc`](Self::Acc): the type itself for `f32` and `f64`, `f32` for the
+/// `half` feature's `f16` and `bf16`.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray_pooling::MeanElement;
+///
+/// fn accumulator<T: MeanElement>() -> &'static str {
+///     std::any::type_name::<T::Acc>()
+/// }
+/// assert_eq!(accumulator::<f32>(), "f32");
+/// ```
+pub trait MeanElement: Float + Send + Sync + 'static {
+    /// The type sums are accumulated in.
+    type Acc: Float + Send + Sync + 'static;
+
+    /// Runs `f` on `inputs` and `out` in the accumulator type: directly when
+    /// it is `Self`, else on widened copies, rounding the result into `out`.
+    #[doc(hidden)]
+    fn in_accumulator<R>(
+        inputs: &[&ArrayRef<Self, Ix4>],
+        out: &mut ArrayRef<Self, Ix4>,
+        f: impl FnOnce(
+            &[&ArrayRef<Self::Acc, Ix4>],
+            &mut ArrayRef<Self::Acc, Ix4>,
+        ) -> Result<R, PoolError>,
+    ) -> Result<R, PoolError>;
+}
+
+macro_rules! native_mean {
+    ($($t:ty),*) => {$(
+        impl MeanElement for $t {
+            type Acc = $t;
+
+            fn in_accumulator<R>(
+                inputs: &[&ArrayRef<$t, Ix4>],
+                out: &mut ArrayRef<$t, Ix4>,
+                f: impl FnOnce(&[&ArrayRef<$t, Ix4>], &mut ArrayRef<$t, Ix4>) -> Result<R, PoolError>,
+            ) -> Result<R, PoolError> {
+                f(inputs, out)
+            }
+        }
+    )*};
+}
+native_mean!(f32, f64);
+
+#[cfg(feature = "half")]
+macro_rules! half_mean {
+    ($($t:ty),*) => {$(
+        impl MeanElement for $t {
+            type Acc = f32;
+
+            fn in_accumulator<R>(
+                inputs: &[&ArrayRef<$t, Ix4>],
+                out: &mut ArrayRef<$t, Ix4>,
+                f: impl FnOnce(&[&ArrayRef<f32, Ix4>], &mut ArrayRef<f32, Ix4>) -> Result<R, PoolError>,
+            ) -> Result<R, PoolError> {
+                let wide: Vec<Array4<f32>> = inputs.iter().map(|x| x.mapv(<$t>::to_f32)).collect();
+                let wide_refs: Vec<&ArrayRef<f32, Ix4>> = wide.iter().map(|x| &**x).collect();
+                let mut wide_out = Array4::zeros(out.raw_dim());
+                let result = f(&wide_refs, &mut wide_out)?;
+                out.zip_mut_with(&wide_out, |o, &w| *o = <$t>::from_f32(w));
+                Ok(result)
+            }
+        }
+    )*};
+}
+#[cfg(feature = "half")]
+half_mean!(half::f16, half::bf16);

@@ -22,7 +22,7 @@ pub use adaptive::{
     adaptive_mean_pool2d, adaptive_mean_pool2d_backward,
 };
 pub use argmax::Argmax;
-pub use element::PoolElement;
+pub use element::{MeanElement, PoolElement};
 pub use error::PoolError;
 pub use geometry::{MeanDivisor, Padding, Size2d, Window2d};
 pub use lp::{lp_pool2d, lp_pool2d_backward};

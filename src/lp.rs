@@ -4,6 +4,7 @@ use ndarray::{Array4, ArrayRef, Ix4};
 use num_traits::Float;
 
 use crate::PoolError;
+use crate::element::MeanElement;
 use crate::geometry::{Plan, Window2d, output_shape};
 use crate::layout::{check_shape, plane_slice, plane_view, shape4, with_standard_layout};
 use crate::parallel::{Task, for_each_band};
@@ -43,7 +44,7 @@ pub(crate) fn check_power(p: f64) -> Result<(), PoolError> {
 /// assert_eq!(lp_pool2d(&x, &Window2d::new(2, 2), 1.)?, array![[[[7.]]]]);
 /// # Ok::<(), PoolError>(())
 /// ```
-pub fn lp_pool2d<T: Float + Send + Sync>(
+pub fn lp_pool2d<T: MeanElement>(
     x: &ArrayRef<T, Ix4>,
     window: &Window2d,
     p: f64,
@@ -53,7 +54,10 @@ pub fn lp_pool2d<T: Float + Send + Sync>(
     let plan = window.plan(input_shape[2], input_shape[3])?;
     let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
     let mut out = Array4::zeros(shape);
-    lp_plan_into(x, &plan, p, &mut out);
+    T::in_accumulator(&[x], &mut out, |x, out| {
+        lp_plan_into(x[0], &plan, p, out);
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -79,7 +83,7 @@ pub fn lp_pool2d<T: Float + Send + Sync>(
 /// assert_eq!(dx, array![[[[6., -8.], [0., 0.]]]]); // 10 * x / 5
 /// # Ok::<(), PoolError>(())
 /// ```
-pub fn lp_pool2d_backward<T: Float + Send + Sync>(
+pub fn lp_pool2d_backward<T: MeanElement>(
     delta: &ArrayRef<T, Ix4>,
     x: &ArrayRef<T, Ix4>,
     window: &Window2d,
@@ -89,7 +93,9 @@ pub fn lp_pool2d_backward<T: Float + Send + Sync>(
     let input_shape = shape4(x);
     let plan = window.plan(input_shape[2], input_shape[3])?;
     let mut grad = Array4::zeros(input_shape);
-    lp_backward_plan_into(delta, x, &plan, p, &mut grad)?;
+    T::in_accumulator(&[delta, x], &mut grad, |inputs, grad| {
+        lp_backward_plan_into(inputs[0], inputs[1], &plan, p, grad)
+    })?;
     Ok(grad)
 }
 

@@ -7,6 +7,7 @@ use ndarray::{Array4, ArrayRef, Ix4};
 use num_traits::Float;
 
 use crate::PoolError;
+use crate::element::MeanElement;
 use crate::geometry::{AxisPlan, AxisWindow, MeanDivisor, Plan, Window2d, output_shape};
 use crate::layout::{check_shape, plane_slice, plane_view, shape4, with_standard_layout};
 use crate::parallel::{Task, for_each_band};
@@ -16,7 +17,8 @@ use crate::phases::Phases;
 /// by the window's divisor (see [`MeanDivisor`]).
 ///
 /// `x` is any NCHW array: owned, a view, or non-contiguous. Padding adds
-/// zero to the sum. The sum runs in row-major window order, in `T`.
+/// zero to the sum. The sum runs in row-major window order, in `T::Acc`
+/// (see [`MeanElement`]): `T` itself for `f32` and `f64`.
 ///
 /// # Errors
 ///
@@ -40,7 +42,7 @@ use crate::phases::Phases;
 /// assert_eq!(y[[0, 0, 0, 0]], 1.);
 /// # Ok::<(), PoolError>(())
 /// ```
-pub fn mean_pool2d<T: Float + Send + Sync>(
+pub fn mean_pool2d<T: MeanElement>(
     x: &ArrayRef<T, Ix4>,
     window: &Window2d,
     divisor: MeanDivisor,
@@ -70,7 +72,7 @@ pub fn mean_pool2d<T: Float + Send + Sync>(
 /// assert_eq!(out, Array4::from_elem((2, 3, 4, 4), 3.));
 /// # Ok::<(), PoolError>(())
 /// ```
-pub fn mean_pool2d_into<T: Float + Send + Sync>(
+pub fn mean_pool2d_into<T: MeanElement>(
     x: &ArrayRef<T, Ix4>,
     window: &Window2d,
     divisor: MeanDivisor,
@@ -78,7 +80,9 @@ pub fn mean_pool2d_into<T: Float + Send + Sync>(
 ) -> Result<(), PoolError> {
     let input_shape = shape4(x);
     let plan = window.plan(input_shape[2], input_shape[3])?;
-    mean_plan_into(x, &plan, divisor, out)
+    T::in_accumulator(&[x], out, |x, out| {
+        mean_plan_into(x[0], &plan, divisor, out)
+    })
 }
 
 /// Mean forward over a resolved plan, from a [`Window2d`] or adaptive.
@@ -151,7 +155,7 @@ pub(crate) fn mean_plan_into<T: Float + Send + Sync>(
 /// );
 /// # Ok::<(), PoolError>(())
 /// ```
-pub fn mean_pool2d_backward<T: Float + Send + Sync>(
+pub fn mean_pool2d_backward<T: MeanElement>(
     delta: &ArrayRef<T, Ix4>,
     input_shape: [usize; 4],
     window: &Window2d,
@@ -184,7 +188,7 @@ pub fn mean_pool2d_backward<T: Float + Send + Sync>(
 /// assert_eq!(grad, Array4::ones((1, 1, 4, 4)));
 /// # Ok::<(), PoolError>(())
 /// ```
-pub fn mean_pool2d_backward_into<T: Float + Send + Sync>(
+pub fn mean_pool2d_backward_into<T: MeanElement>(
     delta: &ArrayRef<T, Ix4>,
     window: &Window2d,
     divisor: MeanDivisor,
@@ -192,7 +196,9 @@ pub fn mean_pool2d_backward_into<T: Float + Send + Sync>(
 ) -> Result<(), PoolError> {
     let input_shape = shape4(grad);
     let plan = window.plan(input_shape[2], input_shape[3])?;
-    mean_backward_plan_into(delta, &plan, divisor, grad)
+    T::in_accumulator(&[delta], grad, |delta, grad| {
+        mean_backward_plan_into(delta[0], &plan, divisor, grad)
+    })
 }
 
 /// Mean backward over a resolved plan, from a [`Window2d`] or adaptive.

@@ -6,7 +6,7 @@ use ndarray::{Array4, ArrayRef, Axis, Ix4};
 use num_traits::Float;
 
 use crate::PoolError;
-use crate::element::{Extremum, Largest, PoolElement};
+use crate::element::{Extremum, Largest, MeanElement, PoolElement};
 use crate::geometry::{MeanDivisor, Plan, Window2d, output_shape};
 use crate::layout::{check_shape, shape4, standard_slice_mut};
 use crate::parallel::{Task, for_each_band};
@@ -170,58 +170,62 @@ pub fn max_pool2d_nhwc_backward<T: Float + Send + Sync>(
 /// assert_eq!(y, array![[[[4., 40.]]]]);
 /// # Ok::<(), PoolError>(())
 /// ```
-pub fn mean_pool2d_nhwc<T: Float + Send + Sync>(
+pub fn mean_pool2d_nhwc<T: MeanElement>(
     x: &ArrayRef<T, Ix4>,
     window: &Window2d,
     divisor: MeanDivisor,
 ) -> Result<Array4<T>, PoolError> {
-    let x_shape = shape4(x);
-    let (plan, shape) = plan(x_shape, window)?;
+    let (plan, shape) = plan(shape4(x), window)?;
     let mut out = Array4::zeros(shape);
-    let [n, _, w, c] = x_shape;
+    T::in_accumulator(&[x], &mut out, |x, out| {
+        mean_into(x[0], &plan, divisor, out);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Mean forward into a fresh standard-layout `out`, summing in `T`.
+fn mean_into<T: Float + Send + Sync>(
+    x: &ArrayRef<T, Ix4>,
+    plan: &Plan,
+    divisor: MeanDivisor,
+    out: &mut ArrayRef<T, Ix4>,
+) {
+    let [n, _, w, c] = shape4(x);
     let row_len = plan.out_width() * c;
+    let out = out.as_slice_mut().expect("a fresh standard-layout array");
     let none: &mut [u8] = &mut [];
-    for_each_band(
-        standard_slice_mut(&mut out),
-        none,
-        n,
-        plan.out_height(),
-        x.len(),
-        true,
-        |task| {
-            let Task {
-                plane: b,
-                rows,
-                first: out,
-                ..
-            } = task;
-            let mut scratch = Vec::new();
-            let image = image(x, b, &mut scratch);
-            for (row_window, out_row) in plan.rows.windows[rows]
-                .iter()
-                .zip(out.chunks_exact_mut(row_len))
-            {
-                for (col_window, sums) in plan.cols.windows.iter().zip(out_row.chunks_exact_mut(c))
-                {
-                    sums.fill(T::zero());
-                    for row in plan.rows.cells(row_window) {
-                        for col in plan.cols.cells(col_window) {
-                            let cell = &image[(row * w + col) * c..][..c];
-                            for (sum, &value) in sums.iter_mut().zip(cell) {
-                                *sum = *sum + value;
-                            }
+    for_each_band(out, none, n, plan.out_height(), x.len(), true, |task| {
+        let Task {
+            plane: b,
+            rows,
+            first: out,
+            ..
+        } = task;
+        let mut scratch = Vec::new();
+        let image = image(x, b, &mut scratch);
+        for (row_window, out_row) in plan.rows.windows[rows]
+            .iter()
+            .zip(out.chunks_exact_mut(row_len))
+        {
+            for (col_window, sums) in plan.cols.windows.iter().zip(out_row.chunks_exact_mut(c)) {
+                sums.fill(T::zero());
+                for row in plan.rows.cells(row_window) {
+                    for col in plan.cols.cells(col_window) {
+                        let cell = &image[(row * w + col) * c..][..c];
+                        for (sum, &value) in sums.iter_mut().zip(cell) {
+                            *sum = *sum + value;
                         }
                     }
-                    let d = T::from(Plan::divisor(row_window, col_window, divisor))
-                        .unwrap_or_else(T::infinity);
-                    for sum in sums.iter_mut() {
-                        *sum = *sum / d;
-                    }
+                }
+                let d = T::from(Plan::divisor(row_window, col_window, divisor))
+                    .unwrap_or_else(T::infinity);
+                for sum in sums.iter_mut() {
+                    *sum = *sum / d;
                 }
             }
-        },
-    );
-    Ok(out)
+        }
+    });
 }
 
 /// Mean pooling backward for NHWC arrays; exactly
@@ -243,7 +247,7 @@ pub fn mean_pool2d_nhwc<T: Float + Send + Sync>(
 /// assert_eq!(dx, array![[[[1., 2.], [1., 2.]], [[1., 2.], [1., 2.]]]]);
 /// # Ok::<(), PoolError>(())
 /// ```
-pub fn mean_pool2d_nhwc_backward<T: Float + Send + Sync>(
+pub fn mean_pool2d_nhwc_backward<T: MeanElement>(
     delta: &ArrayRef<T, Ix4>,
     input_shape: [usize; 4],
     window: &Window2d,
@@ -251,8 +255,23 @@ pub fn mean_pool2d_nhwc_backward<T: Float + Send + Sync>(
 ) -> Result<Array4<T>, PoolError> {
     let (plan, shape) = plan(input_shape, window)?;
     check_shape("delta", delta, shape)?;
-    let [_, _, w, c] = input_shape;
     let mut grad = Array4::zeros(input_shape);
+    T::in_accumulator(&[delta], &mut grad, |delta, grad| {
+        mean_backward_into(delta[0], &plan, divisor, grad);
+        Ok(())
+    })?;
+    Ok(grad)
+}
+
+/// Mean backward into a zeroed standard-layout `grad`, in `T`.
+fn mean_backward_into<T: Float + Send + Sync>(
+    delta: &ArrayRef<T, Ix4>,
+    plan: &Plan,
+    divisor: MeanDivisor,
+    grad: &mut ArrayRef<T, Ix4>,
+) {
+    let [_, _, w, c] = shape4(grad);
+    grad.fill(T::zero());
     for (b, mut image) in grad.outer_iter_mut().enumerate() {
         let image = image.as_slice_mut().expect("a fresh standard-layout array");
         for (i, row_window) in plan.rows.windows.iter().enumerate() {
@@ -274,7 +293,6 @@ pub fn mean_pool2d_nhwc_backward<T: Float + Send + Sync>(
             }
         }
     }
-    Ok(grad)
 }
 
 /// Max (or min) over every window of every image, `C` channels at a time.

@@ -4,9 +4,8 @@
 use std::num::NonZeroUsize;
 
 use ndarray::{Array, Array4, ArrayRef, Dimension, Ix4};
-use num_traits::Float;
 
-use crate::element::PoolElement;
+use crate::element::{MeanElement, PoolElement};
 use crate::geometry::{MeanDivisor, Padding, Size2d, Window2d};
 use crate::layout::{as_nchw, from_nchw, shape4};
 use std::any::Any;
@@ -78,7 +77,7 @@ impl std::fmt::Debug for Tape {
 /// `forward` pools and remembers what `backward` needs: the input shape, and
 /// for max pooling the argmax of every window. The layer has no parameters;
 /// backward only passes deltas on. All arithmetic is done by the stateless
-/// functions ([`max_pool2d`], [`mean_pool2d`] and their backward
+/// functions ([`max_pool2d`](crate::max_pool2d), [`mean_pool2d`](crate::mean_pool2d) and their backward
 /// counterparts), which a framework that keeps its own tape can call
 /// directly.
 ///
@@ -282,7 +281,7 @@ impl Pool2d {
     /// assert_eq!(pool.forward(&x.slice(s![.., .., .., ..2]))?, array![[[[2.5]]]]);
     /// # Ok::<(), ndarray_pooling::PoolError>(())
     /// ```
-    pub fn forward<T: Float + PoolElement, D: Dimension>(
+    pub fn forward<T: MeanElement + PoolElement, D: Dimension>(
         &mut self,
         x: &ArrayRef<T, D>,
     ) -> Result<Array<T, D>, PoolError> {
@@ -318,7 +317,7 @@ impl Pool2d {
     /// assert_eq!(dx.sum(), y.sum());
     /// # Ok::<(), PoolError>(())
     /// ```
-    pub fn forward_into<T: Float + PoolElement>(
+    pub fn forward_into<T: MeanElement + PoolElement>(
         &mut self,
         x: &ArrayRef<T, Ix4>,
         out: &mut ArrayRef<T, Ix4>,
@@ -352,7 +351,10 @@ impl Pool2d {
                 check_power(p)?;
                 let plan = window.plan(input_shape[2], input_shape[3])?;
                 crate::layout::check_shape("output", out, window.output_shape(input_shape)?)?;
-                lp_plan_into(x, &plan, p, out);
+                T::in_accumulator(&[x], out, |x, out| {
+                    lp_plan_into(x[0], &plan, p, out);
+                    Ok(())
+                })?;
                 let kept: Arc<dyn Any + Send + Sync> = Arc::new(x.to_owned());
                 (None, Some(kept))
             }
@@ -386,7 +388,7 @@ impl Pool2d {
     /// assert!(pool.indices().is_none());
     /// # Ok::<(), PoolError>(())
     /// ```
-    pub fn infer<T: Float + PoolElement, D: Dimension>(
+    pub fn infer<T: MeanElement + PoolElement, D: Dimension>(
         &self,
         x: &ArrayRef<T, D>,
     ) -> Result<Array<T, D>, PoolError> {
@@ -426,7 +428,7 @@ impl Pool2d {
     /// assert_eq!(pool.backward(&array![[[[4f32]]]])?, array![[[[1., 1.], [1., 1.]]]]);
     /// # Ok::<(), ndarray_pooling::PoolError>(())
     /// ```
-    pub fn backward<T: Float + PoolElement, D: Dimension>(
+    pub fn backward<T: MeanElement + PoolElement, D: Dimension>(
         &self,
         delta: &ArrayRef<T, D>,
     ) -> Result<Array<T, D>, PoolError> {
@@ -458,7 +460,7 @@ impl Pool2d {
     /// assert_eq!(grad, array![[[[0., 0.], [0., 1.]]]]);
     /// # Ok::<(), ndarray_pooling::PoolError>(())
     /// ```
-    pub fn backward_into<T: Float + PoolElement>(
+    pub fn backward_into<T: MeanElement + PoolElement>(
         &self,
         delta: &ArrayRef<T, Ix4>,
         grad: &mut ArrayRef<T, Ix4>,
@@ -473,7 +475,9 @@ impl Pool2d {
                     .downcast_ref::<Array4<T>>()
                     .ok_or(PoolError::ElementTypeMismatch)?;
                 let plan = tape.window.plan(tape.input_shape[2], tape.input_shape[3])?;
-                lp_backward_plan_into(delta, input, &plan, p, grad)
+                T::in_accumulator(&[delta, input], grad, |inputs, grad| {
+                    lp_backward_plan_into(inputs[0], inputs[1], &plan, p, grad)
+                })
             }
             _ => mean_pool2d_backward_into(delta, &tape.window, self.divisor, grad),
         }

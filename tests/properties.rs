@@ -8,7 +8,7 @@ use std::num::NonZeroUsize;
 use ndarray::ShapeBuilder;
 use ndarray::{Array4, ArrayRef, ArrayView4, Ix4, s};
 use ndarray_pooling::{
-    Argmax, MeanDivisor, Padding, PoolElement, PoolError, Window2d, max_pool2d,
+    Argmax, MeanDivisor, MeanElement, Padding, PoolElement, PoolError, Window2d, max_pool2d,
     max_pool2d_backward, max_pool2d_backward_argmax, max_pool2d_backward_argmax_into,
     max_pool2d_into, max_pool2d_without_indices, mean_pool2d, mean_pool2d_backward,
     mean_pool2d_backward_into, mean_pool2d_into, min_pool2d, min_pool2d_into,
@@ -243,7 +243,9 @@ fn check_extreme<T: Float + PoolElement + std::fmt::Debug>(
     result
 }
 
-fn check_mean<T: Float + PoolElement + std::fmt::Debug>(case: &Case) -> Result<(), TestCaseError> {
+fn check_mean<T: MeanElement + PoolElement + std::fmt::Debug>(
+    case: &Case,
+) -> Result<(), TestCaseError> {
     let x = input::<T>(case);
     let expected = common::mean_forward(x.view(), &case.window, case.divisor);
     let mut result = Ok(());

@@ -8,7 +8,7 @@ use common::fixtures::Case;
 use approx::assert_relative_eq;
 use ndarray::Array4;
 use ndarray_pooling::{
-    AdaptivePool2d, PoolElement, PoolError, PoolMode, adaptive_max_pool2d,
+    AdaptivePool2d, MeanElement, PoolElement, PoolError, PoolMode, adaptive_max_pool2d,
     adaptive_max_pool2d_backward, adaptive_mean_pool2d, adaptive_mean_pool2d_backward, lp_pool2d,
     lp_pool2d_backward, max_pool2d, max_pool2d_backward, mean_pool2d, mean_pool2d_backward,
     min_pool2d,
@@ -50,7 +50,7 @@ fn check_max<T: Float + PoolElement + std::fmt::Debug>(case: &Case) {
     );
 }
 
-fn check_mean<T: Float + PoolElement + std::fmt::Debug + approx::RelativeEq<Epsilon = T>>(
+fn check_mean<T: MeanElement + PoolElement + std::fmt::Debug + approx::RelativeEq<Epsilon = T>>(
     case: &Case,
     epsilon: T,
 ) {
