@@ -68,6 +68,30 @@ fn main() -> Result<(), PoolError> {
         "mean: each cell of a window receives delta / 4:",
         plane(&mean.backward(&delta)?),
     );
-    println!("Pooling has no parameters: backward only passes deltas on.");
+    println!("Pooling has no parameters: backward only passes deltas on.\n");
+
+    println!("== Does min pooling mean anything? ==\n");
+    // a thin dark stroke (0) on a light page (9)
+    let page: Array4<f32> = array![[[
+        [9., 9., 9., 9., 9., 9.],
+        [9., 0., 9., 9., 9., 9.],
+        [9., 9., 0., 9., 9., 9.],
+        [9., 9., 9., 0., 9., 9.],
+        [9., 9., 9., 9., 0., 9.],
+        [9., 9., 9., 9., 9., 9.],
+    ]]];
+    print_grid("A dark stroke on a light page:", plane(&page));
+    let max = Pool2d::new(PoolMode::Max, 2, 2)?;
+    let min = Pool2d::new(PoolMode::Min, 2, 2)?;
+    print_grid("max pooling keeps the page and loses the stroke:", plane(&max.infer(&page)?));
+    print_grid("min pooling keeps the stroke:", plane(&min.infer(&page)?));
+    println!("Yes: max pooling keeps what is bright, min pooling what is dark. On");
+    println!("activations, where large means present, min pooling answers \"is the");
+    println!("feature present everywhere in the window?\" rather than \"anywhere?\".");
+    let negated = max.infer(&page.mapv(|v| -v))?.mapv(|v| -v);
+    println!(
+        "And min pooling of x is -maxpool(-x): {}\n",
+        if negated == min.infer(&page)? { "the same grid" } else { "a different grid" }
+    );
     Ok(())
 }

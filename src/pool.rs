@@ -159,6 +159,16 @@ impl Pool2d {
     }
 
     /// Whether the layer pools whole planes (see [`global`](Self::global)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray_pooling::{Pool2d, PoolMode};
+    ///
+    /// assert!(Pool2d::global(PoolMode::Max)?.is_global());
+    /// assert!(!Pool2d::new(PoolMode::Max, 2, 2)?.is_global());
+    /// # Ok::<(), ndarray_pooling::PoolError>(())
+    /// ```
     pub fn is_global(&self) -> bool {
         self.global
     }

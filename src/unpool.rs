@@ -154,6 +154,14 @@ fn cell_of(index: i64, plane_len: usize) -> Result<usize, PoolError> {
 }
 
 /// How ONNX's `MaxPool` flattens its indices (its `storage_order`).
+///
+/// # Examples
+///
+/// ```
+/// use ndarray_pooling::StorageOrder;
+///
+/// assert_eq!(StorageOrder::default(), StorageOrder::RowMajor);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum StorageOrder {
     /// `storage_order = 0`: `((n * C + c) * H + h) * W + w`.
