@@ -83,7 +83,10 @@ fn main() -> Result<(), PoolError> {
     print_grid("A dark stroke on a light page:", plane(&page));
     let max = Pool2d::new(PoolMode::Max, 2, 2)?;
     let min = Pool2d::new(PoolMode::Min, 2, 2)?;
-    print_grid("max pooling keeps the page and loses the stroke:", plane(&max.infer(&page)?));
+    print_grid(
+        "max pooling keeps the page and loses the stroke:",
+        plane(&max.infer(&page)?),
+    );
     print_grid("min pooling keeps the stroke:", plane(&min.infer(&page)?));
     println!("Yes: max pooling keeps what is bright, min pooling what is dark. On");
     println!("activations, where large means present, min pooling answers \"is the");
@@ -91,7 +94,11 @@ fn main() -> Result<(), PoolError> {
     let negated = max.infer(&page.mapv(|v| -v))?.mapv(|v| -v);
     println!(
         "And min pooling of x is -maxpool(-x): {}\n",
-        if negated == min.infer(&page)? { "the same grid" } else { "a different grid" }
+        if negated == min.infer(&page)? {
+            "the same grid"
+        } else {
+            "a different grid"
+        }
     );
     Ok(())
 }
