@@ -64,6 +64,10 @@ float_element!(half::f16, half::bf16);
 pub(crate) trait Extremum: Send + Sync + 'static {
     /// Whether `candidate`, coming after `best` in window order, replaces it.
     fn wins<T: PoolElement>(candidate: T, best: T) -> bool;
+
+    /// [`wins`](Self::wins) for windows without NaN: a plain comparison,
+    /// which compiles to one vector max or min.
+    fn beats<T: PoolElement>(candidate: T, best: T) -> bool;
 }
 
 pub(crate) struct Largest;
@@ -75,12 +79,22 @@ impl Extremum for Largest {
     fn wins<T: PoolElement>(candidate: T, best: T) -> bool {
         candidate > best || candidate.is_nan()
     }
+
+    #[inline(always)]
+    fn beats<T: PoolElement>(candidate: T, best: T) -> bool {
+        candidate > best
+    }
 }
 
 impl Extremum for Smallest {
     #[inline(always)]
     fn wins<T: PoolElement>(candidate: T, best: T) -> bool {
         candidate < best || candidate.is_nan()
+    }
+
+    #[inline(always)]
+    fn beats<T: PoolElement>(candidate: T, best: T) -> bool {
+        candidate < best
     }
 }
 

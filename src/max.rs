@@ -590,9 +590,12 @@ fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
                 let width = plan.in_width();
                 let top = &input[row_window.start * width + first..];
                 let bottom = &input[(row_window.start + 1) * width + first..];
-                pairs::<T, E, O, INDEX>(top, bottom, out_mid, offset_mid);
+                // a plain max first; the rare row holding a NaN again, exactly
+                if pairs::<T, E, O, INDEX, false>(top, bottom, out_mid, offset_mid) {
+                    pairs::<T, E, O, INDEX, true>(top, bottom, out_mid, offset_mid);
+                }
             } else if plan.cols.size == 3 && row_window.taps == 3 {
-                fused_3x3::<T, E, O, INDEX>(
+                let nan = fused_3x3::<T, E, O, INDEX, false>(
                     plan,
                     input,
                     row_window,
@@ -601,8 +604,19 @@ fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
                     offset_mid,
                     &mut row_phases,
                 );
+                if nan {
+                    fused_3x3::<T, E, O, INDEX, true>(
+                        plan,
+                        input,
+                        row_window,
+                        first,
+                        out_mid,
+                        offset_mid,
+                        &mut row_phases,
+                    );
+                }
             } else {
-                interior::<T, E, O, INDEX>(
+                let nan = interior::<T, E, O, INDEX, false>(
                     plan,
                     input,
                     row_window,
@@ -612,6 +626,18 @@ fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
                     &mut phases,
                     &mut taps,
                 );
+                if nan {
+                    interior::<T, E, O, INDEX, true>(
+                        plan,
+                        input,
+                        row_window,
+                        first,
+                        out_mid,
+                        offset_mid,
+                        &mut phases,
+                        &mut taps,
+                    );
+                }
             }
         }
         edges::<T, E, O, INDEX>(plan, input, row_window, &interior_cols, out_row, offset_row);
@@ -622,7 +648,7 @@ fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
 /// column `first`. Cells are visited in window order (row by row, left to
 /// right); each visit is one contiguous, vectorizable pass over all windows.
 #[allow(clippy::too_many_arguments)]
-fn interior<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
+fn interior<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool, const EXACT: bool>(
     plan: &Plan,
     input: &[T],
     row_window: &AxisWindow,
@@ -631,7 +657,8 @@ fn interior<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     offsets: &mut [O],
     phases: &mut Phases<T>,
     taps: &mut Vec<u32>,
-) {
+) -> bool {
+    let mut nan = false;
     let width = plan.in_width();
     let cols = &plan.cols;
     let n = out.len();
@@ -647,18 +674,33 @@ fn interior<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
             let cells = view.cells(col_tap * cols.dilation, n);
             if row_tap == 0 && col_tap == 0 {
                 out.copy_from_slice(cells);
+                if !EXACT {
+                    nan |= cells.iter().fold(false, |nan, v| nan | v.is_nan());
+                }
                 continue;
             }
+            let wins = |value: T, best: T, nan: &mut bool| {
+                if EXACT {
+                    E::wins(value, best)
+                } else {
+                    *nan |= value.is_nan();
+                    E::beats(value, best)
+                }
+            };
             if INDEX {
                 let tap = (row_tap * cols.size + col_tap) as u32;
                 for ((best, best_tap), &value) in out.iter_mut().zip(taps.iter_mut()).zip(cells) {
-                    let better = E::wins(value, *best);
+                    let better = wins(value, *best, &mut nan);
                     *best = if better { value } else { *best };
                     *best_tap = if better { tap } else { *best_tap };
                 }
             } else {
                 for (best, &value) in out.iter_mut().zip(cells) {
-                    *best = if E::wins(value, *best) { value } else { *best };
+                    *best = if wins(value, *best, &mut nan) {
+                        value
+                    } else {
+                        *best
+                    };
                 }
             }
         }
@@ -668,13 +710,14 @@ fn interior<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
             *offset = O::from_usize(tap as usize);
         }
     }
+    nan && !EXACT
 }
 
 /// Full 3x3 windows of any stride and dilation: the three rows' stride
 /// phases are read in one pass, without the intermediate stores of
 /// [`interior`].
 #[inline(always)]
-fn fused_3x3<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
+fn fused_3x3<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool, const EXACT: bool>(
     plan: &Plan,
     input: &[T],
     row_window: &AxisWindow,
@@ -682,7 +725,7 @@ fn fused_3x3<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     out: &mut [T],
     offsets: &mut [O],
     phases: &mut [Phases<T>; 3],
-) {
+) -> bool {
     let (width, cols, n) = (plan.in_width(), &plan.cols, out.len());
     let span = cols.stride * (n - 1) + cols.dilation * 2 + 1;
     let mut rows = plan.rows.cells(row_window);
@@ -699,14 +742,21 @@ fn fused_3x3<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     );
     let d = cols.dilation;
     let cells = [v0, v1, v2].map(|v| [v.cells(0, n), v.cells(d, n), v.cells(2 * d, n)]);
+    let mut nan = false;
     for j in 0..n {
         let mut best = cells[0][0][j];
         let mut best_tap = 0u32;
+        nan |= best.is_nan();
         for (row_tap, row) in cells.iter().enumerate() {
             for (col_tap, col) in row.iter().enumerate() {
                 if row_tap + col_tap > 0 {
                     let value = col[j];
-                    let better = E::wins(value, best);
+                    let better = if EXACT {
+                        E::wins(value, best)
+                    } else {
+                        nan |= value.is_nan();
+                        E::beats(value, best)
+                    };
                     best = if better { value } else { best };
                     best_tap = if better {
                         (row_tap * 3 + col_tap) as u32
@@ -721,28 +771,36 @@ fn fused_3x3<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
             offsets[j] = O::from_usize(best_tap as usize);
         }
     }
+    nan && !EXACT
 }
 
 /// Full 2x2 windows, stride 2: both rows read in one pass, without the
 /// intermediate stores of [`interior`].
 #[inline(always)]
-fn pairs<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
+fn pairs<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool, const EXACT: bool>(
     top: &[T],
     bottom: &[T],
     out: &mut [T],
     offsets: &mut [O],
-) {
+) -> bool {
     let n = out.len();
     let (top, bottom) = (&top[..2 * n], &bottom[..2 * n]);
+    let mut nan = false;
     for j in 0..n {
         let mut best = top[2 * j];
         let mut best_tap = 0u32;
+        nan |= best.is_nan();
         for (tap, value) in [
             (1, top[2 * j + 1]),
             (2, bottom[2 * j]),
             (3, bottom[2 * j + 1]),
         ] {
-            let better = E::wins(value, best);
+            let better = if EXACT {
+                E::wins(value, best)
+            } else {
+                nan |= value.is_nan();
+                E::beats(value, best)
+            };
             best = if better { value } else { best };
             best_tap = if better { tap } else { best_tap };
         }
@@ -751,6 +809,7 @@ fn pairs<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
             offsets[j] = O::from_usize(best_tap as usize);
         }
     }
+    nan && !EXACT
 }
 
 /// The windows of one output row outside `interior`, one by one.

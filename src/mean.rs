@@ -285,6 +285,7 @@ fn forward_band<T: Float>(
     let (width, out_width) = (plan.in_width(), plan.out_width());
     let mut divisors = RowDivisors::new();
     let mut phases = Phases::new();
+    let mut row_phases: [Phases<T>; 3] = Default::default();
     let interior = plan.cols.interior();
     let dense = |axis: &AxisPlan| (axis.size, axis.stride, axis.dilation) == (2, 2, 1);
     let pairs_2x2s2 = dense(&plan.rows) && dense(&plan.cols) && !interior.is_empty();
@@ -294,6 +295,37 @@ fn forward_band<T: Float>(
     {
         out_row.fill(T::zero());
         let pairs = pairs_2x2s2 && row_window.taps == 2;
+        let fused = !interior.is_empty() && plan.cols.size == 3 && row_window.taps == 3;
+        if fused {
+            // full 3x3 windows: the three rows' stride phases in one pass
+            let n = interior.len();
+            let cols = &plan.cols;
+            let first = cols.windows[interior.start].start;
+            let span = cols.stride * (n - 1) + cols.dilation * 2 + 1;
+            let mut rows = plan.rows.cells(row_window);
+            let mut row = || {
+                let h = rows.next().expect("three rows");
+                &input[h * width + first..h * width + first + span]
+            };
+            let (r0, r1, r2) = (row(), row(), row());
+            let [p0, p1, p2] = &mut row_phases;
+            let views = [
+                p0.split(r0, cols.stride),
+                p1.split(r1, cols.stride),
+                p2.split(r2, cols.stride),
+            ];
+            let d = cols.dilation;
+            let cells = views.map(|v| [v.cells(0, n), v.cells(d, n), v.cells(2 * d, n)]);
+            for (j, sum) in out_row[interior.clone()].iter_mut().enumerate() {
+                let mut s = T::zero();
+                for row in &cells {
+                    for col in row {
+                        s = s + col[j];
+                    }
+                }
+                *sum = s;
+            }
+        }
         if pairs {
             let first = plan.cols.windows[interior.start].start;
             let top = &input[row_window.start * width + first..][..2 * interior.len()];
@@ -305,7 +337,7 @@ fn forward_band<T: Float>(
         }
         for h in plan.rows.cells(row_window) {
             let row = &input[h * width..(h + 1) * width];
-            sum_row(&plan.cols, row, out_row, &mut phases, pairs);
+            sum_row(&plan.cols, row, out_row, &mut phases, pairs || fused);
         }
         for (value, &d) in out_row
             .iter_mut()
