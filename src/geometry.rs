@@ -663,13 +663,13 @@ impl AxisSpec {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(AxisPlan {
-            input: self.input,
-            size: self.size,
-            stride: self.stride,
-            dilation: self.dilation,
+        Ok(AxisPlan::new(
+            self.input,
+            self.size,
+            self.stride,
+            self.dilation,
             windows,
-        })
+        ))
     }
 }
 
@@ -692,12 +692,39 @@ pub(crate) struct AxisPlan {
     pub stride: usize,
     pub dilation: usize,
     pub windows: Vec<AxisWindow>,
+    /// [`interior`](Self::interior), computed once.
+    full: (usize, usize),
 }
 
 impl AxisPlan {
+    fn new(
+        input: usize,
+        size: usize,
+        stride: usize,
+        dilation: usize,
+        windows: Vec<AxisWindow>,
+    ) -> Self {
+        let mut plan = AxisPlan {
+            input,
+            size,
+            stride,
+            dilation,
+            windows,
+            full: (0, 0),
+        };
+        let full = plan.find_interior();
+        plan.full = (full.start, full.end);
+        plan
+    }
+
     /// The windows that hold all `size` cells: a contiguous run, in which
     /// window `o` starts at `windows[start].start + (o - start) * stride`.
+    #[inline]
     pub fn interior(&self) -> std::ops::Range<usize> {
+        self.full.0..self.full.1
+    }
+
+    fn find_interior(&self) -> std::ops::Range<usize> {
         if self.stride == 0 {
             // adaptive windows: no regular run
             return 0..0;
@@ -770,13 +797,8 @@ impl Plan {
                     })
                 })
                 .collect::<Result<Vec<_>, PoolError>>()?;
-            Ok(AxisPlan {
-                input,
-                size: windows.iter().map(|w| w.taps).max().unwrap_or(1),
-                stride: 0,
-                dilation: 1,
-                windows,
-            })
+            let size = windows.iter().map(|w| w.taps).max().unwrap_or(1);
+            Ok(AxisPlan::new(input, size, 0, 1, windows))
         };
         Ok(Plan {
             rows: axis("height", in_height, out_height)?,
@@ -786,13 +808,7 @@ impl Plan {
 
     /// The plan of no windows at all.
     pub fn empty() -> Self {
-        let axis = AxisPlan {
-            input: 0,
-            size: 1,
-            stride: 1,
-            dilation: 1,
-            windows: Vec::new(),
-        };
+        let axis = AxisPlan::new(0, 1, 1, 1, Vec::new());
         Plan {
             rows: axis.clone(),
             cols: axis,
