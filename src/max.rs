@@ -932,14 +932,17 @@ fn backward_disjoint<T: Float, O: Offset>(plan: &Plan, delta: &[T], offsets: &[O
 /// every cell written once.
 #[inline(always)]
 fn unpairs<T: Float, O: Offset>(top: &mut [T], bottom: &mut [T], delta: &[T], offsets: &[O]) {
-    let cells = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2));
-    for ((top, bottom), (&d, &offset)) in cells.zip(delta.iter().zip(offsets)) {
-        let offset = offset.to_usize();
-        let pick = |tap: usize| if offset == tap { d } else { T::zero() };
-        top[0] = pick(0);
-        top[1] = pick(1);
-        bottom[0] = pick(2);
-        bottom[1] = pick(3);
+    // one row at a time, so each loop writes one contiguous run
+    for (row, first_tap) in [(top, 0u32), (bottom, 2u32)] {
+        for (pair, (&d, &offset)) in row.chunks_exact_mut(2).zip(delta.iter().zip(offsets)) {
+            let offset = offset.to_usize() as u32;
+            pair[0] = if offset == first_tap { d } else { T::zero() };
+            pair[1] = if offset == first_tap + 1 {
+                d
+            } else {
+                T::zero()
+            };
+        }
     }
 }
 
