@@ -19,7 +19,7 @@ use crate::layout::{
     with_standard_layout,
 };
 use crate::parallel::{Task, for_each_band};
-use crate::phases::Phases;
+use crate::phases::{Phases, ThreeRows};
 
 /// Max pooling forward: the largest value of every window and its argmax.
 ///
@@ -563,7 +563,7 @@ fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
 ) {
     let out_width = plan.out_width();
     let mut phases = Phases::new();
-    let mut row_phases: [Phases<T>; 3] = Default::default();
+    let mut row_phases = ThreeRows::new();
     let mut taps = Vec::new();
     let interior_cols = plan.cols.interior();
     let dense =
@@ -724,24 +724,20 @@ fn fused_3x3<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool, const EX
     first: usize,
     out: &mut [T],
     offsets: &mut [O],
-    phases: &mut [Phases<T>; 3],
+    phases: &mut ThreeRows<T>,
 ) -> bool {
     let (width, cols, n) = (plan.in_width(), &plan.cols, out.len());
     let span = cols.stride * (n - 1) + cols.dilation * 2 + 1;
-    let mut rows = plan.rows.cells(row_window);
-    let mut row = || {
-        let h = rows.next().expect("three rows");
-        &input[h * width + first..h * width + first + span]
-    };
-    let (r0, r1, r2) = (row(), row(), row());
-    let [p0, p1, p2] = phases;
-    let (v0, v1, v2) = (
-        p0.split(r0, cols.stride),
-        p1.split(r1, cols.stride),
-        p2.split(r2, cols.stride),
-    );
+    let step = plan.rows.dilation;
+    let h = [
+        row_window.start,
+        row_window.start + step,
+        row_window.start + 2 * step,
+    ];
+    let rows = h.map(|h| &input[h * width + first..h * width + first + span]);
+    let views = phases.views(h, rows, cols.stride);
     let d = cols.dilation;
-    let cells = [v0, v1, v2].map(|v| [v.cells(0, n), v.cells(d, n), v.cells(2 * d, n)]);
+    let cells = views.map(|v| [v.cells(0, n), v.cells(d, n), v.cells(2 * d, n)]);
     let mut nan = false;
     for j in 0..n {
         let mut best = cells[0][0][j];

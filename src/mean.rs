@@ -11,7 +11,7 @@ use crate::element::MeanElement;
 use crate::geometry::{AxisPlan, AxisWindow, MeanDivisor, Plan, Window2d, output_shape};
 use crate::layout::{check_shape, plane_slice, plane_view, shape4, with_standard_layout};
 use crate::parallel::{Task, for_each_band};
-use crate::phases::Phases;
+use crate::phases::{Phases, ThreeRows};
 
 /// Mean pooling forward: the sum of every window's real input cells divided
 /// by the window's divisor (see [`MeanDivisor`]).
@@ -285,7 +285,7 @@ fn forward_band<T: Float>(
     let (width, out_width) = (plan.in_width(), plan.out_width());
     let mut divisors = RowDivisors::new();
     let mut phases = Phases::new();
-    let mut row_phases: [Phases<T>; 3] = Default::default();
+    let mut row_phases = ThreeRows::new();
     let interior = plan.cols.interior();
     let dense = |axis: &AxisPlan| (axis.size, axis.stride, axis.dilation) == (2, 2, 1);
     let pairs_2x2s2 = dense(&plan.rows) && dense(&plan.cols) && !interior.is_empty();
@@ -302,18 +302,14 @@ fn forward_band<T: Float>(
             let cols = &plan.cols;
             let first = cols.windows[interior.start].start;
             let span = cols.stride * (n - 1) + cols.dilation * 2 + 1;
-            let mut rows = plan.rows.cells(row_window);
-            let mut row = || {
-                let h = rows.next().expect("three rows");
-                &input[h * width + first..h * width + first + span]
-            };
-            let (r0, r1, r2) = (row(), row(), row());
-            let [p0, p1, p2] = &mut row_phases;
-            let views = [
-                p0.split(r0, cols.stride),
-                p1.split(r1, cols.stride),
-                p2.split(r2, cols.stride),
+            let step = plan.rows.dilation;
+            let h = [
+                row_window.start,
+                row_window.start + step,
+                row_window.start + 2 * step,
             ];
+            let rows = h.map(|h| &input[h * width + first..h * width + first + span]);
+            let views = row_phases.views(h, rows, cols.stride);
             let d = cols.dilation;
             let cells = views.map(|v| [v.cells(0, n), v.cells(d, n), v.cells(2 * d, n)]);
             for (j, sum) in out_row[interior.clone()].iter_mut().enumerate() {

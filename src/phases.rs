@@ -37,6 +37,21 @@ impl<T: Copy> Phases<T> {
 
     /// Splits `row` into `stride` phases.
     pub fn split<'a>(&'a mut self, row: &'a [T], stride: usize) -> PhaseView<'a, T> {
+        self.fill(row, stride);
+        self.view(row, stride)
+    }
+
+    /// The phases of `row`, after [`fill`](Self::fill) with the same row.
+    pub fn view<'a>(&'a self, row: &'a [T], stride: usize) -> PhaseView<'a, T> {
+        PhaseView {
+            stride,
+            row,
+            buffers: &self.buffers,
+        }
+    }
+
+    /// Copies `row`'s phases into the buffers (nothing for stride 1).
+    pub fn fill(&mut self, row: &[T], stride: usize) {
         if stride > 1 {
             self.buffers.resize_with(stride, Vec::new);
             if stride == 2 {
@@ -60,11 +75,6 @@ impl<T: Copy> Phases<T> {
                     buffer.extend(row.iter().skip(phase).step_by(stride));
                 }
             }
-        }
-        PhaseView {
-            stride,
-            row,
-            buffers: &self.buffers,
         }
     }
 }
@@ -125,5 +135,47 @@ impl<'a, T> PhaseView<'a, T> {
         } else {
             &self.buffers[offset % self.stride][start..start + n]
         }
+    }
+}
+
+/// The phases of three consecutive window rows; when a window row's first
+/// row is the previous one's last (stride 2 over three rows), its phases are
+/// kept instead of split again.
+pub(crate) struct ThreeRows<T> {
+    phases: [Phases<T>; 3],
+    last_row: Option<usize>,
+}
+
+impl<T: Copy> ThreeRows<T> {
+    pub fn new() -> Self {
+        ThreeRows {
+            phases: Default::default(),
+            last_row: None,
+        }
+    }
+
+    /// The phases of rows `h[0..3]`, whose cells are `rows`.
+    #[inline(always)]
+    pub fn views<'a>(
+        &'a mut self,
+        h: [usize; 3],
+        rows: [&'a [T]; 3],
+        stride: usize,
+    ) -> [PhaseView<'a, T>; 3] {
+        let reuse = self.last_row == Some(h[0]);
+        if reuse {
+            self.phases.swap(0, 2);
+        } else {
+            self.phases[0].fill(rows[0], stride);
+        }
+        self.phases[1].fill(rows[1], stride);
+        self.phases[2].fill(rows[2], stride);
+        self.last_row = Some(h[2]);
+        let [p0, p1, p2] = &self.phases;
+        [
+            p0.view(rows[0], stride),
+            p1.view(rows[1], stride),
+            p2.view(rows[2], stride),
+        ]
     }
 }
