@@ -7,7 +7,7 @@ use crate::PoolError;
 use crate::element::MeanElement;
 use crate::geometry::{Plan, Window2d, output_shape};
 use crate::layout::{check_shape, plane_slice, plane_view, shape4, with_standard_layout};
-use crate::parallel::{Task, for_each_band};
+use crate::parallel::for_each_plane_band;
 
 /// Checks that `p` is a power LP pooling can use: finite and positive.
 pub(crate) fn check_power(p: f64) -> Result<(), PoolError> {
@@ -105,27 +105,16 @@ pub(crate) fn lp_plan_into<T: Float + Send + Sync>(
     p: f64,
     out: &mut ArrayRef<T, Ix4>,
 ) {
-    let channels = x.shape()[1];
-    let planes = x.shape()[0] * channels;
     let power = T::from(p).unwrap_or_else(T::one);
     with_standard_layout(out, |out| {
         let none: &mut [u8] = &mut [];
-        for_each_band(
+        for_each_plane_band(
+            x,
             out,
             none,
-            planes,
             plan.out_height(),
-            x.len(),
             true,
-            |task| {
-                let Task {
-                    plane,
-                    rows,
-                    first: out,
-                    ..
-                } = task;
-                let mut scratch = Vec::new();
-                let input = plane_slice(plane_view(x, plane, channels), &mut scratch);
+            |_, input, rows, out, _| {
                 let width = plan.in_width();
                 let out_rows = out.chunks_exact_mut(plan.out_width());
                 for (row_window, out_row) in plan.rows.windows[rows].iter().zip(out_rows) {
@@ -158,25 +147,19 @@ pub(crate) fn lp_backward_plan_into<T: Float + Send + Sync>(
     let mut y = Array4::zeros(shape);
     lp_plan_into(x, plan, p, &mut y);
     let channels = input_shape[1];
-    let planes = input_shape[0] * channels;
     let power = T::from(p).unwrap_or_else(T::one);
-    let elements = x.len();
     with_standard_layout(grad, |grad| {
         let none: &mut [u8] = &mut [];
-        for_each_band(
+        for_each_plane_band(
+            x,
             grad,
             none,
-            planes,
             plan.in_height(),
-            elements,
             false,
-            |task| {
-                let (mut x_scratch, mut d_scratch, mut y_scratch) =
-                    (Vec::new(), Vec::new(), Vec::new());
-                let input = plane_slice(plane_view(x, task.plane, channels), &mut x_scratch);
-                let delta = plane_slice(plane_view(delta, task.plane, channels), &mut d_scratch);
-                let y = plane_slice(plane_view(&y, task.plane, channels), &mut y_scratch);
-                let grad = task.first;
+            |plane, input, _, grad, _| {
+                let (mut d_scratch, mut y_scratch) = (Vec::new(), Vec::new());
+                let delta = plane_slice(plane_view(delta, plane, channels), &mut d_scratch);
+                let y = plane_slice(plane_view(&y, plane, channels), &mut y_scratch);
                 grad.fill(T::zero());
                 let width = plan.in_width();
                 let windows = plan

@@ -15,10 +15,9 @@ use crate::argmax::{Argmax, CellTable, Offset, Offsets};
 use crate::element::{Extremum, Largest, PoolElement, Smallest};
 use crate::geometry::{AxisWindow, Plan, Window2d, output_shape};
 use crate::layout::{
-    check_shape, plane_len, plane_slice, plane_view, planes, shape4, standard_slice_mut,
-    with_standard_layout,
+    check_shape, plane_len, planes, shape4, standard_slice_mut, with_standard_layout,
 };
-use crate::parallel::{Task, for_each_band};
+use crate::parallel::for_each_plane_band;
 use crate::phases::{Phases, ThreeRows};
 
 /// Max pooling forward: the largest value of every window and its argmax.
@@ -524,25 +523,14 @@ fn forward<T: PoolElement, E: Extremum, O: Offset>(
     out: &mut [T],
     offsets: &mut [O],
 ) {
-    let channels = x.shape()[1];
-    let planes = x.shape()[0] * channels;
     let with_index = !offsets.is_empty();
-    for_each_band(
+    for_each_plane_band(
+        x,
         out,
         offsets,
-        planes,
         plan.out_height(),
-        x.len(),
         true,
-        |task| {
-            let Task {
-                plane,
-                rows,
-                first: out,
-                second: offsets,
-            } = task;
-            let mut scratch = Vec::new();
-            let input = plane_slice(plane_view(x, plane, channels), &mut scratch);
+        |_, input, rows, out, offsets| {
             if with_index {
                 band::<T, E, O, true>(plan, input, rows, out, offsets);
             } else {
@@ -726,20 +714,9 @@ fn fused_3x3<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool, const EX
     offsets: &mut [O],
     phases: &mut ThreeRows<T>,
 ) -> bool {
-    let (width, cols, n) = (plan.in_width(), &plan.cols, out.len());
-    let span = cols.stride * (n - 1) + cols.dilation * 2 + 1;
-    let step = plan.rows.dilation;
-    let h = [
-        row_window.start,
-        row_window.start + step,
-        row_window.start + 2 * step,
-    ];
-    let rows = h.map(|h| &input[h * width + first..h * width + first + span]);
-    let views = phases.views(h, rows, cols.stride);
-    let d = cols.dilation;
-    let cells = views.map(|v| [v.cells(0, n), v.cells(d, n), v.cells(2 * d, n)]);
+    let cells = phases.window_cells(plan, input, row_window, first, out.len());
     let mut nan = false;
-    for j in 0..n {
+    for j in 0..out.len() {
         let mut best = cells[0][0][j];
         let mut best_tap = 0u32;
         nan |= best.is_nan();
@@ -847,27 +824,22 @@ fn backward<T: Float + Send + Sync, O: Offset>(
     offsets: &[O],
     grad: &mut [T],
 ) {
-    let channels = delta.shape()[1];
-    let planes = delta.shape()[0] * channels;
     let out_plane = plan.out_height() * plan.out_width();
-    let elements = grad.len();
+    let none: &mut [u8] = &mut [];
     // Bands of input rows would share the rows of overlapping windows; split
     // by planes only, so that no two threads write one cell.
-    for_each_band(
+    for_each_plane_band(
+        delta,
         grad,
-        &mut [] as &mut [u8],
-        planes,
+        none,
         plan.in_height(),
-        elements,
         false,
-        |task| {
-            let offsets = &offsets[task.plane * out_plane..(task.plane + 1) * out_plane];
-            let mut scratch = Vec::new();
-            let delta = plane_slice(plane_view(delta, task.plane, channels), &mut scratch);
+        |plane, delta, _, grad, _| {
+            let offsets = &offsets[plane * out_plane..(plane + 1) * out_plane];
             if plan.rows.disjoint() && plan.cols.disjoint() {
-                backward_disjoint(plan, delta, offsets, task.first);
+                backward_disjoint(plan, delta, offsets, grad);
             } else {
-                backward_overlapping(plan, delta, offsets, task.first);
+                backward_overlapping(plan, delta, offsets, grad);
             }
         },
     );

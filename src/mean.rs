@@ -9,8 +9,8 @@ use num_traits::Float;
 use crate::PoolError;
 use crate::element::MeanElement;
 use crate::geometry::{AxisPlan, AxisWindow, MeanDivisor, Plan, Window2d, output_shape};
-use crate::layout::{check_shape, plane_slice, plane_view, shape4, with_standard_layout};
-use crate::parallel::{Task, for_each_band};
+use crate::layout::{check_shape, shape4, with_standard_layout};
+use crate::parallel::for_each_plane_band;
 use crate::phases::{Phases, ThreeRows};
 
 /// Mean pooling forward: the sum of every window's real input cells divided
@@ -95,26 +95,15 @@ pub(crate) fn mean_plan_into<T: Float + Send + Sync>(
     let input_shape = shape4(x);
     let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
     check_shape("output", out, shape)?;
-    let channels = input_shape[1];
-    let planes = input_shape[0] * channels;
     with_standard_layout(out, |out| {
         let none: &mut [u8] = &mut [];
-        for_each_band(
+        for_each_plane_band(
+            x,
             out,
             none,
-            planes,
             plan.out_height(),
-            x.len(),
             true,
-            |task| {
-                let Task {
-                    plane,
-                    rows,
-                    first: out,
-                    ..
-                } = task;
-                let mut scratch = Vec::new();
-                let input = plane_slice(plane_view(x, plane, channels), &mut scratch);
+            |_, input, rows, out, _| {
                 forward_band(plan, divisor, input, rows, out);
             },
         );
@@ -211,26 +200,20 @@ pub(crate) fn mean_backward_plan_into<T: Float + Send + Sync>(
     let input_shape = shape4(grad);
     let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
     check_shape("delta", delta, shape)?;
-    let channels = input_shape[1];
-    let planes = input_shape[0] * channels;
-    let elements = grad.len();
     with_standard_layout(grad, |grad| {
         let none: &mut [u8] = &mut [];
         // By planes only: bands of input rows would share overlapping windows.
-        for_each_band(
+        for_each_plane_band(
+            delta,
             grad,
             none,
-            planes,
             plan.in_height(),
-            elements,
             false,
-            |task| {
-                let mut scratch = Vec::new();
-                let delta = plane_slice(plane_view(delta, task.plane, channels), &mut scratch);
+            |_, delta, _, grad, _| {
                 if plan.rows.disjoint() && plan.cols.disjoint() {
-                    backward_disjoint(plan, divisor, delta, task.first);
+                    backward_disjoint(plan, divisor, delta, grad);
                 } else {
-                    backward_overlapping(plan, divisor, delta, task.first);
+                    backward_overlapping(plan, divisor, delta, grad);
                 }
             },
         );
@@ -238,7 +221,8 @@ pub(crate) fn mean_backward_plan_into<T: Float + Send + Sync>(
     Ok(())
 }
 
-fn to_float<T: Float>(n: usize) -> T {
+/// `n` as a float; counts beyond the type's range become infinity.
+pub(crate) fn to_float<T: Float>(n: usize) -> T {
     T::from(n).unwrap_or_else(T::infinity)
 }
 
@@ -298,20 +282,8 @@ fn forward_band<T: Float>(
         let fused = !interior.is_empty() && plan.cols.size == 3 && row_window.taps == 3;
         if fused {
             // full 3x3 windows: the three rows' stride phases in one pass
-            let n = interior.len();
-            let cols = &plan.cols;
-            let first = cols.windows[interior.start].start;
-            let span = cols.stride * (n - 1) + cols.dilation * 2 + 1;
-            let step = plan.rows.dilation;
-            let h = [
-                row_window.start,
-                row_window.start + step,
-                row_window.start + 2 * step,
-            ];
-            let rows = h.map(|h| &input[h * width + first..h * width + first + span]);
-            let views = row_phases.views(h, rows, cols.stride);
-            let d = cols.dilation;
-            let cells = views.map(|v| [v.cells(0, n), v.cells(d, n), v.cells(2 * d, n)]);
+            let first = plan.cols.windows[interior.start].start;
+            let cells = row_phases.window_cells(plan, input, row_window, first, interior.len());
             for (j, sum) in out_row[interior.clone()].iter_mut().enumerate() {
                 let mut s = T::zero();
                 for row in &cells {

@@ -9,6 +9,7 @@ use crate::PoolError;
 use crate::element::{Extremum, Largest, MeanElement, PoolElement};
 use crate::geometry::{MeanDivisor, Plan, Window2d, output_shape};
 use crate::layout::{check_shape, shape4, standard_slice_mut};
+use crate::mean::to_float;
 use crate::parallel::{Task, for_each_band};
 
 /// The plan for an NHWC input, and the NHWC output shape.
@@ -218,8 +219,7 @@ fn mean_into<T: Float + Send + Sync>(
                         }
                     }
                 }
-                let d = T::from(Plan::divisor(row_window, col_window, divisor))
-                    .unwrap_or_else(T::infinity);
+                let d = to_float(Plan::divisor(row_window, col_window, divisor));
                 for sum in sums.iter_mut() {
                     *sum = *sum / d;
                 }
@@ -276,8 +276,7 @@ fn mean_backward_into<T: Float + Send + Sync>(
         let image = image.as_slice_mut().expect("a fresh standard-layout array");
         for (i, row_window) in plan.rows.windows.iter().enumerate() {
             for (j, col_window) in plan.cols.windows.iter().enumerate() {
-                let d = T::from(Plan::divisor(row_window, col_window, divisor))
-                    .unwrap_or_else(T::infinity);
+                let d = to_float(Plan::divisor(row_window, col_window, divisor));
                 let deltas = delta
                     .index_axis(Axis(0), b)
                     .index_axis_move(Axis(0), i)

@@ -4,6 +4,10 @@
 
 use std::ops::Range;
 
+use ndarray::{ArrayRef, Ix4};
+
+use crate::layout::{plane_slice, plane_view};
+
 /// Below this many input elements a call stays on the calling thread: forking
 /// costs more than it saves.
 #[cfg(feature = "rayon")]
@@ -61,6 +65,35 @@ pub(crate) fn for_each_band<A: Send, B: Send>(
         }
     }
     run(tasks, threads, work);
+}
+
+/// [`for_each_band`] over the `(n, c)` planes of `x`: `work` gets the plane's
+/// index, the plane as a row-major slice (copied once per task if `x` is not
+/// laid out so), the task's rows and its parts of `first` and `second`.
+pub(crate) fn for_each_plane_band<T: Copy + Sync, A: Send, B: Send>(
+    x: &ArrayRef<T, Ix4>,
+    first: &mut [A],
+    second: &mut [B],
+    rows: usize,
+    bands_allowed: bool,
+    work: impl Fn(usize, &[T], Range<usize>, &mut [A], &mut [B]) + Sync,
+) {
+    let channels = x.shape()[1];
+    let planes = x.shape()[0] * channels;
+    let elements = x.len().max(first.len());
+    for_each_band(
+        first,
+        second,
+        planes,
+        rows,
+        elements,
+        bands_allowed,
+        |task| {
+            let mut scratch = Vec::new();
+            let plane = plane_slice(plane_view(x, task.plane, channels), &mut scratch);
+            work(task.plane, plane, task.rows, task.first, task.second);
+        },
+    );
 }
 
 #[cfg(feature = "rayon")]

@@ -7,6 +7,8 @@
 //! windows' cells then form one contiguous slice, and a loop over windows
 //! vectorizes.
 
+use crate::geometry::{AxisWindow, Plan};
+
 /// Reusable buffers for the phases of one row.
 pub(crate) struct Phases<T> {
     buffers: Vec<Vec<T>>,
@@ -152,6 +154,32 @@ impl<T: Copy> ThreeRows<T> {
             phases: Default::default(),
             last_row: None,
         }
+    }
+
+    /// The cells of `n` full 3x3 windows in the rows of `row_window`, the
+    /// first window starting at column `first` of `input` (a plane of
+    /// `plan`'s input): `[row tap][column tap]`, each a slice over windows.
+    #[inline(always)]
+    pub fn window_cells<'a>(
+        &'a mut self,
+        plan: &Plan,
+        input: &'a [T],
+        row_window: &AxisWindow,
+        first: usize,
+        n: usize,
+    ) -> [[&'a [T]; 3]; 3] {
+        let (width, cols) = (plan.in_width(), &plan.cols);
+        let span = cols.stride * (n - 1) + cols.dilation * 2 + 1;
+        let step = plan.rows.dilation;
+        let h = [
+            row_window.start,
+            row_window.start + step,
+            row_window.start + 2 * step,
+        ];
+        let rows = h.map(|h| &input[h * width + first..h * width + first + span]);
+        let d = cols.dilation;
+        self.views(h, rows, cols.stride)
+            .map(|v| [v.cells(0, n), v.cells(d, n), v.cells(2 * d, n)])
     }
 
     /// The phases of rows `h[0..3]`, whose cells are `rows`.
