@@ -10,7 +10,7 @@ use crate::element::{Largest, MeanElement, PoolElement, Smallest};
 use crate::geometry::{MeanDivisor, Plan, Size2d};
 use crate::layout::{as_nchw, from_nchw, shape4};
 use crate::max::{extreme_plan_into, extreme_values_plan_into, scatter_backward};
-use crate::max_pool2d_backward_argmax_into;
+use crate::max_pool2d_backward_argmax;
 use crate::mean::{mean_backward_plan_into, mean_plan_into};
 use crate::pool::PoolMode;
 
@@ -298,26 +298,21 @@ impl AdaptivePool2d {
     ) -> Result<Array<T, D>, PoolError> {
         let x4 = as_nchw(x)?;
         let input_shape = shape4(&x4);
-        let plan = plan(input_shape, self.output)?;
-        let output_shape = self.output_shape(input_shape)?;
-        let mut y = Array4::zeros(output_shape);
-        let argmax = match self.mode {
-            PoolMode::Max | PoolMode::Min => {
-                let mut argmax = Argmax::default();
-                if self.mode == PoolMode::Max {
-                    extreme_plan_into::<T, Largest>(&x4, &plan, None, &mut y, &mut argmax)?;
-                } else {
-                    extreme_plan_into::<T, Smallest>(&x4, &plan, None, &mut y, &mut argmax)?;
-                }
-                Some(argmax)
+        let (y, argmax) = match self.mode {
+            PoolMode::Max => {
+                let (y, argmax) = adaptive_max_pool2d_argmax(&x4, self.output)?;
+                (y, Some(argmax))
             }
-            _ => {
-                T::in_accumulator(&[&x4], &mut y, |x, y| {
-                    mean_plan_into(x[0], &plan, MeanDivisor::RealCells, y)
-                })?;
-                None
+            PoolMode::Min => {
+                let plan = plan(input_shape, self.output)?;
+                let mut y = Array4::zeros(self.output_shape(input_shape)?);
+                let mut argmin = Argmax::default();
+                extreme_plan_into::<T, Smallest>(&x4, &plan, None, &mut y, &mut argmin)?;
+                (y, Some(argmin))
             }
+            _ => (adaptive_mean_pool2d(&x4, self.output)?, None),
         };
+        let output_shape = shape4(&y);
         self.tape = Some(Tape {
             input_shape,
             output_shape,
@@ -348,16 +343,20 @@ impl AdaptivePool2d {
         x: &ArrayRef<T, D>,
     ) -> Result<Array<T, D>, PoolError> {
         let x4 = as_nchw(x)?;
-        let input_shape = shape4(&x4);
-        let plan = plan(input_shape, self.output)?;
-        let mut y = Array4::zeros(self.output_shape(input_shape)?);
-        match self.mode {
-            PoolMode::Max => extreme_values_plan_into::<T, Largest>(&x4, &plan, &mut y)?,
-            PoolMode::Min => extreme_values_plan_into::<T, Smallest>(&x4, &plan, &mut y)?,
-            _ => T::in_accumulator(&[&x4], &mut y, |x, y| {
-                mean_plan_into(x[0], &plan, MeanDivisor::RealCells, y)
-            })?,
-        }
+        let y = match self.mode {
+            PoolMode::Max | PoolMode::Min => {
+                let input_shape = shape4(&x4);
+                let plan = plan(input_shape, self.output)?;
+                let mut y = Array4::zeros(self.output_shape(input_shape)?);
+                if self.mode == PoolMode::Max {
+                    extreme_values_plan_into::<T, Largest>(&x4, &plan, &mut y)?;
+                } else {
+                    extreme_values_plan_into::<T, Smallest>(&x4, &plan, &mut y)?;
+                }
+                y
+            }
+            _ => adaptive_mean_pool2d(&x4, self.output)?,
+        };
         Ok(from_nchw(y, x.ndim()))
     }
 
@@ -387,16 +386,10 @@ impl AdaptivePool2d {
         let tape = self.tape.as_ref().ok_or(PoolError::BackwardBeforeForward)?;
         let delta4 = as_nchw(delta)?;
         crate::layout::check_shape("delta", &delta4, tape.output_shape)?;
-        let mut grad = Array4::zeros(tape.input_shape);
-        match &tape.argmax {
-            Some(argmax) => max_pool2d_backward_argmax_into(&delta4, argmax, &mut grad)?,
-            None => {
-                let plan = plan(tape.input_shape, self.output)?;
-                T::in_accumulator(&[&delta4], &mut grad, |delta, grad| {
-                    mean_backward_plan_into(delta[0], &plan, MeanDivisor::RealCells, grad)
-                })?;
-            }
-        }
+        let grad = match &tape.argmax {
+            Some(argmax) => max_pool2d_backward_argmax(&delta4, argmax)?,
+            None => adaptive_mean_pool2d_backward(&delta4, tape.input_shape)?,
+        };
         Ok(from_nchw(grad, delta.ndim()))
     }
 
