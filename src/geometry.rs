@@ -750,8 +750,10 @@ impl AxisPlan {
     }
 
     /// The real input cells of window `w`.
-    pub fn cells(&self, w: &AxisWindow) -> std::iter::StepBy<std::ops::Range<usize>> {
-        (w.start..w.start + (w.taps - 1) * self.dilation + 1).step_by(self.dilation)
+    #[inline]
+    pub fn cells(&self, w: &AxisWindow) -> impl Iterator<Item = usize> + Clone + use<> {
+        let (start, dilation) = (w.start, self.dilation);
+        (0..w.taps).map(move |tap| start + tap * dilation)
     }
 }
 

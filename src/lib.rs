@@ -15,6 +15,7 @@ mod nhwc;
 mod parallel;
 mod phases;
 mod pool;
+mod triples;
 mod unpool;
 
 pub use adaptive::{

@@ -18,7 +18,8 @@ use crate::layout::{
     check_shape, plane_len, planes, shape4, standard_slice_mut, with_standard_layout,
 };
 use crate::parallel::for_each_plane_band;
-use crate::phases::{Phases, ThreeRows};
+use crate::phases::Phases;
+use crate::triples::Triples;
 
 /// Max pooling forward: the largest value of every window and its argmax.
 ///
@@ -551,12 +552,13 @@ fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
 ) {
     let out_width = plan.out_width();
     let mut phases = Phases::new();
-    let mut row_phases = ThreeRows::new();
     let mut taps = Vec::new();
     let interior_cols = plan.cols.interior();
     let dense =
         |axis: &crate::geometry::AxisPlan| axis.size == 2 && axis.stride == 2 && axis.dilation == 1;
     let pattern_2x2s2 = dense(&plan.rows) && dense(&plan.cols);
+    let separable = Triples::<T>::suits(plan.cols.size, plan.cols.stride, plan.cols.dilation);
+    let mut triples = Triples::new();
     for (i, row_window) in plan.rows.windows[rows].iter().enumerate() {
         let out_row = &mut out[i * out_width..(i + 1) * out_width];
         let offset_row: &mut [O] = if INDEX {
@@ -582,38 +584,31 @@ fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
                 if pairs::<T, E, O, INDEX, false>(top, bottom, out_mid, offset_mid) {
                     pairs::<T, E, O, INDEX, true>(top, bottom, out_mid, offset_mid);
                 }
-            } else if plan.cols.size == 3 && row_window.taps == 3 {
-                let nan = fused_3x3::<T, E, O, INDEX, false>(
-                    plan,
-                    input,
-                    row_window,
-                    first,
-                    out_mid,
-                    offset_mid,
-                    &mut row_phases,
-                );
-                if nan {
-                    fused_3x3::<T, E, O, INDEX, true>(
+            } else {
+                let nan = if separable && row_window.taps <= 3 {
+                    let (step, h, rows) = (plan.rows.dilation, row_window.start, row_window.taps);
+                    triples.window_row::<E, O, INDEX>(
+                        input,
+                        plan.in_width(),
+                        &[h, h + step, h + 2 * step][..rows],
+                        first,
+                        plan.cols.stride,
+                        out_mid,
+                        offset_mid,
+                    )
+                } else {
+                    interior::<T, E, O, INDEX, false>(
                         plan,
                         input,
                         row_window,
                         first,
                         out_mid,
                         offset_mid,
-                        &mut row_phases,
-                    );
-                }
-            } else {
-                let nan = interior::<T, E, O, INDEX, false>(
-                    plan,
-                    input,
-                    row_window,
-                    first,
-                    out_mid,
-                    offset_mid,
-                    &mut phases,
-                    &mut taps,
-                );
+                        &mut phases,
+                        &mut taps,
+                    )
+                };
+                // a plain max first; the rare row holding a NaN again, exactly
                 if nan {
                     interior::<T, E, O, INDEX, true>(
                         plan,
@@ -701,52 +696,6 @@ fn interior<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool, const EXA
     nan && !EXACT
 }
 
-/// Full 3x3 windows of any stride and dilation: the three rows' stride
-/// phases are read in one pass, without the intermediate stores of
-/// [`interior`].
-#[inline(always)]
-fn fused_3x3<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool, const EXACT: bool>(
-    plan: &Plan,
-    input: &[T],
-    row_window: &AxisWindow,
-    first: usize,
-    out: &mut [T],
-    offsets: &mut [O],
-    phases: &mut ThreeRows<T>,
-) -> bool {
-    let cells = phases.window_cells(plan, input, row_window, first, out.len());
-    let mut nan = false;
-    for j in 0..out.len() {
-        let mut best = cells[0][0][j];
-        let mut best_tap = 0u32;
-        nan |= best.is_nan();
-        for (row_tap, row) in cells.iter().enumerate() {
-            for (col_tap, col) in row.iter().enumerate() {
-                if row_tap + col_tap > 0 {
-                    let value = col[j];
-                    let better = if EXACT {
-                        E::wins(value, best)
-                    } else {
-                        nan |= value.is_nan();
-                        E::beats(value, best)
-                    };
-                    best = if better { value } else { best };
-                    best_tap = if better {
-                        (row_tap * 3 + col_tap) as u32
-                    } else {
-                        best_tap
-                    };
-                }
-            }
-        }
-        out[j] = best;
-        if INDEX {
-            offsets[j] = O::from_usize(best_tap as usize);
-        }
-    }
-    nan && !EXACT
-}
-
 /// Full 2x2 windows, stride 2: both rows read in one pass, without the
 /// intermediate stores of [`interior`].
 #[inline(always)]
@@ -797,15 +746,18 @@ fn edges<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     let width = plan.in_width();
     let size_w = plan.cols.size;
     let outside = (0..interior.start).chain(interior.end..plan.out_width());
+    let (step_h, step_w) = (plan.rows.dilation, plan.cols.dilation);
     for o in outside {
         let col_window = &plan.cols.windows[o];
         let mut best = input[row_window.start * width + col_window.start];
         let mut best_tap = 0;
-        for (row_tap, h) in plan.rows.cells(row_window).enumerate() {
-            let row = &input[h * width..(h + 1) * width];
-            for (col_tap, w) in plan.cols.cells(col_window).enumerate() {
-                if E::wins(row[w], best) {
-                    best = row[w];
+        for row_tap in 0..row_window.taps {
+            let h = row_window.start + row_tap * step_h;
+            let row = &input[h * width + col_window.start..(h + 1) * width];
+            for col_tap in 0..col_window.taps {
+                let value = row[col_tap * step_w];
+                if E::wins(value, best) {
+                    best = value;
                     best_tap = row_tap * size_w + col_tap;
                 }
             }
@@ -882,14 +834,14 @@ fn backward_disjoint<T: Float, O: Offset>(plan: &Plan, delta: &[T], offsets: &[O
             );
             for o in (0..interior.start).chain(interior.end..out_width) {
                 let distance = table.distance(offset_row[o].to_usize());
-                rows[plan.cols.windows[o].start + distance] = delta_row[o];
+                rows[plan.cols.windows[o].start + distance] = T::zero() + delta_row[o];
             }
         } else {
             rows.fill(T::zero());
             for ((col_window, &d), &offset) in
                 plan.cols.windows.iter().zip(delta_row).zip(offset_row)
             {
-                rows[col_window.start + table.distance(offset.to_usize())] = d;
+                rows[col_window.start + table.distance(offset.to_usize())] = T::zero() + d;
             }
         }
     }
@@ -903,7 +855,8 @@ fn unpairs<T: Float, O: Offset>(top: &mut [T], bottom: &mut [T], delta: &[T], of
     // one row at a time, so each loop writes one contiguous run
     for (row, first_tap) in [(top, 0u32), (bottom, 2u32)] {
         for (pair, (&d, &offset)) in row.chunks_exact_mut(2).zip(delta.iter().zip(offsets)) {
-            let offset = offset.to_usize() as u32;
+            // as added to a zeroed gradient: -0 becomes +0
+            let (d, offset) = (T::zero() + d, offset.to_usize() as u32);
             pair[0] = if offset == first_tap { d } else { T::zero() };
             pair[1] = if offset == first_tap + 1 {
                 d

@@ -388,7 +388,8 @@ fn backward_disjoint<T: Float>(plan: &Plan, divisor: MeanDivisor, delta: &[T], g
             .zip(delta_row)
             .zip(divisors.get(plan, row_window, divisor))
         {
-            *share = d / div;
+            // as added to a zeroed gradient: -0 becomes +0
+            *share = T::zero() + d / div;
         }
         grad[next_row * width..row_window.start * width].fill(T::zero());
         for h in plan.rows.cells(row_window) {

@@ -235,9 +235,10 @@ pub fn mean_backward<T: Float>(
 /// Equal element for element, NaN equal to NaN.
 pub fn same<T: Float>(a: &Array4<T>, b: &Array4<T>) -> bool {
     a.shape() == b.shape()
-        && a.iter()
-            .zip(b)
-            .all(|(&x, &y)| x == y || (x.is_nan() && y.is_nan()))
+        && a.iter().zip(b).all(|(&x, &y)| {
+            // bit for bit: -0 and +0 differ; any NaN matches any NaN
+            (x == y && x.is_sign_negative() == y.is_sign_negative()) || (x.is_nan() && y.is_nan())
+        })
 }
 
 /// `(Σ |x|ᵖ)^(1/p)` over each window's real cells, four loops.
