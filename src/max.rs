@@ -566,6 +566,39 @@ fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
         } else {
             &mut []
         };
+        if separable && row_window.taps <= 3 {
+            let (step, h) = (plan.rows.dilation, row_window.start);
+            let rows = &[h, h + step, h + 2 * step][..row_window.taps];
+            if triples.window_row::<E, O, INDEX>(input, &plan.cols, rows, out_row, offset_row) {
+                // a row holding NaN: the whole output row again, exactly
+                if !interior_cols.is_empty() {
+                    let first = plan.cols.windows[interior_cols.start].start;
+                    interior::<T, E, O, INDEX, true>(
+                        plan,
+                        input,
+                        row_window,
+                        first,
+                        &mut out_row[interior_cols.clone()],
+                        if INDEX {
+                            &mut offset_row[interior_cols.clone()]
+                        } else {
+                            &mut []
+                        },
+                        &mut phases,
+                        &mut taps,
+                    );
+                }
+                edges::<T, E, O, INDEX>(
+                    plan,
+                    input,
+                    row_window,
+                    &interior_cols,
+                    out_row,
+                    offset_row,
+                );
+            }
+            continue;
+        }
         if !interior_cols.is_empty() {
             let (out_mid, offset_mid) = (
                 &mut out_row[interior_cols.clone()],
@@ -585,29 +618,16 @@ fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
                     pairs::<T, E, O, INDEX, true>(top, bottom, out_mid, offset_mid);
                 }
             } else {
-                let nan = if separable && row_window.taps <= 3 {
-                    let (step, h, rows) = (plan.rows.dilation, row_window.start, row_window.taps);
-                    triples.window_row::<E, O, INDEX>(
-                        input,
-                        plan.in_width(),
-                        &[h, h + step, h + 2 * step][..rows],
-                        first,
-                        plan.cols.stride,
-                        out_mid,
-                        offset_mid,
-                    )
-                } else {
-                    interior::<T, E, O, INDEX, false>(
-                        plan,
-                        input,
-                        row_window,
-                        first,
-                        out_mid,
-                        offset_mid,
-                        &mut phases,
-                        &mut taps,
-                    )
-                };
+                let nan = interior::<T, E, O, INDEX, false>(
+                    plan,
+                    input,
+                    row_window,
+                    first,
+                    out_mid,
+                    offset_mid,
+                    &mut phases,
+                    &mut taps,
+                );
                 // a plain max first; the rare row holding a NaN again, exactly
                 if nan {
                     interior::<T, E, O, INDEX, true>(

@@ -11,7 +11,7 @@ use crate::element::MeanElement;
 use crate::geometry::{AxisPlan, AxisWindow, MeanDivisor, Plan, Window2d, output_shape};
 use crate::layout::{check_shape, shape4, with_standard_layout};
 use crate::parallel::for_each_plane_band;
-use crate::phases::{Phases, ThreeRows};
+use crate::phases::Phases;
 
 /// Mean pooling forward: the sum of every window's real input cells divided
 /// by the window's divisor (see [`MeanDivisor`]).
@@ -269,7 +269,6 @@ fn forward_band<T: Float>(
     let (width, out_width) = (plan.in_width(), plan.out_width());
     let mut divisors = RowDivisors::new();
     let mut phases = Phases::new();
-    let mut row_phases = ThreeRows::new();
     let interior = plan.cols.interior();
     let dense = |axis: &AxisPlan| (axis.size, axis.stride, axis.dilation) == (2, 2, 1);
     let pairs_2x2s2 = dense(&plan.rows) && dense(&plan.cols) && !interior.is_empty();
@@ -279,21 +278,6 @@ fn forward_band<T: Float>(
     {
         out_row.fill(T::zero());
         let pairs = pairs_2x2s2 && row_window.taps == 2;
-        let fused = !interior.is_empty() && plan.cols.size == 3 && row_window.taps == 3;
-        if fused {
-            // full 3x3 windows: the three rows' stride phases in one pass
-            let first = plan.cols.windows[interior.start].start;
-            let cells = row_phases.window_cells(plan, input, row_window, first, interior.len());
-            for (j, sum) in out_row[interior.clone()].iter_mut().enumerate() {
-                let mut s = T::zero();
-                for row in &cells {
-                    for col in row {
-                        s = s + col[j];
-                    }
-                }
-                *sum = s;
-            }
-        }
         if pairs {
             let first = plan.cols.windows[interior.start].start;
             let top = &input[row_window.start * width + first..][..2 * interior.len()];
@@ -305,7 +289,7 @@ fn forward_band<T: Float>(
         }
         for h in plan.rows.cells(row_window) {
             let row = &input[h * width..(h + 1) * width];
-            sum_row(&plan.cols, row, out_row, &mut phases, pairs || fused);
+            sum_row(&plan.cols, row, out_row, &mut phases, pairs);
         }
         for (value, &d) in out_row
             .iter_mut()
@@ -340,16 +324,19 @@ fn sum_row<T: Float>(
     if !interior.is_empty() && !interior_done {
         let start = cols.windows[interior.start].start;
         let mid = &mut acc[interior.clone()];
-        if (cols.size, cols.stride, cols.dilation) == (2, 2, 1) {
-            sum_full::<T, 2, 2>(row, start, mid);
-        } else {
-            // one contiguous pass per window cell, in window order
-            let n = mid.len();
-            let span = cols.stride * (n - 1) + cols.dilation * (cols.size - 1) + 1;
-            let view = phases.split(&row[start..start + span], cols.stride);
-            for tap in 0..cols.size {
-                for (sum, &value) in mid.iter_mut().zip(view.cells(tap * cols.dilation, n)) {
-                    *sum = *sum + value;
+        match (cols.size, cols.stride, cols.dilation) {
+            (2, 2, 1) => sum_full::<T, 2, 2>(row, start, mid),
+            (3, 2, 1) => sum_full::<T, 3, 2>(row, start, mid),
+            (3, 1, 1) => sum_full::<T, 3, 1>(row, start, mid),
+            _ => {
+                // one contiguous pass per window cell, in window order
+                let n = mid.len();
+                let span = cols.stride * (n - 1) + cols.dilation * (cols.size - 1) + 1;
+                let view = phases.split(&row[start..start + span], cols.stride);
+                for tap in 0..cols.size {
+                    for (sum, &value) in mid.iter_mut().zip(view.cells(tap * cols.dilation, n)) {
+                        *sum = *sum + value;
+                    }
                 }
             }
         }
@@ -358,17 +345,18 @@ fn sum_row<T: Float>(
 }
 
 /// Full windows of `K` dense cells, `S` apart, the first at `row[start]`.
-#[inline(always)]
+#[inline(never)]
 fn sum_full<T: Float, const K: usize, const S: usize>(row: &[T], start: usize, acc: &mut [T]) {
     let n = acc.len();
     let row = &row[start..start + S * (n - 1) + K];
-    for (j, sum) in acc.iter_mut().enumerate() {
-        let cells: &[T; K] = row[j * S..j * S + K].try_into().expect("K cells");
-        let mut s = *sum;
-        for &value in cells {
-            s = s + value;
+    // plain indices into slices of known length: the loop vectorizes, the
+    // stride-S cells taken by vector shuffles
+    for j in 0..n {
+        let mut s = acc[j];
+        for k in 0..K {
+            s = s + row[S * j + k];
         }
-        *sum = s;
+        acc[j] = s;
     }
 }
 

@@ -7,7 +7,6 @@
 //! windows' cells then form one contiguous slice, and a loop over windows
 //! vectorizes.
 
-use crate::geometry::{AxisWindow, Plan};
 
 /// Reusable buffers for the phases of one row.
 pub(crate) struct Phases<T> {
@@ -137,73 +136,5 @@ impl<'a, T> PhaseView<'a, T> {
         } else {
             &self.buffers[offset % self.stride][start..start + n]
         }
-    }
-}
-
-/// The phases of three consecutive window rows; when a window row's first
-/// row is the previous one's last (stride 2 over three rows), its phases are
-/// kept instead of split again.
-pub(crate) struct ThreeRows<T> {
-    phases: [Phases<T>; 3],
-    last_row: Option<usize>,
-}
-
-impl<T: Copy> ThreeRows<T> {
-    pub fn new() -> Self {
-        ThreeRows {
-            phases: Default::default(),
-            last_row: None,
-        }
-    }
-
-    /// The cells of `n` full 3x3 windows in the rows of `row_window`, the
-    /// first window starting at column `first` of `input` (a plane of
-    /// `plan`'s input): `[row tap][column tap]`, each a slice over windows.
-    #[inline(always)]
-    pub fn window_cells<'a>(
-        &'a mut self,
-        plan: &Plan,
-        input: &'a [T],
-        row_window: &AxisWindow,
-        first: usize,
-        n: usize,
-    ) -> [[&'a [T]; 3]; 3] {
-        let (width, cols) = (plan.in_width(), &plan.cols);
-        let span = cols.stride * (n - 1) + cols.dilation * 2 + 1;
-        let step = plan.rows.dilation;
-        let h = [
-            row_window.start,
-            row_window.start + step,
-            row_window.start + 2 * step,
-        ];
-        let rows = h.map(|h| &input[h * width + first..h * width + first + span]);
-        let d = cols.dilation;
-        self.views(h, rows, cols.stride)
-            .map(|v| [v.cells(0, n), v.cells(d, n), v.cells(2 * d, n)])
-    }
-
-    /// The phases of rows `h[0..3]`, whose cells are `rows`.
-    #[inline(always)]
-    pub fn views<'a>(
-        &'a mut self,
-        h: [usize; 3],
-        rows: [&'a [T]; 3],
-        stride: usize,
-    ) -> [PhaseView<'a, T>; 3] {
-        let reuse = self.last_row == Some(h[0]);
-        if reuse {
-            self.phases.swap(0, 2);
-        } else {
-            self.phases[0].fill(rows[0], stride);
-        }
-        self.phases[1].fill(rows[1], stride);
-        self.phases[2].fill(rows[2], stride);
-        self.last_row = Some(h[2]);
-        let [p0, p1, p2] = &self.phases;
-        [
-            p0.view(rows[0], stride),
-            p1.view(rows[1], stride),
-            p2.view(rows[2], stride),
-        ]
     }
 }

@@ -15,6 +15,7 @@
 //! by the exact loop.
 
 use crate::element::{Extremum, PoolElement};
+use crate::geometry::AxisPlan;
 
 /// One input row reduced to the extreme of each window's three cells.
 struct Reduced<T> {
@@ -54,25 +55,22 @@ impl<T: PoolElement> Triples<T> {
         size == 3 && dilation == 1 && (stride == 1 || stride == 2)
     }
 
-    /// The extreme of `out.len()` windows three columns wide over the input
-    /// rows `rows` (one to three) of `input` (a plane `width` wide), the
-    /// first window starting at column `first`, windows `stride` columns
-    /// apart; with `INDEX`, each winner's offset in the window (`row tap * 3
-    /// + column tap`). Returns whether a row held NaN, in which case `out`
+    /// The extreme of every window of one output row, over the input rows
+    /// `rows` (one to three) of `input` (a plane of `cols.input` columns),
+    /// columns as `cols` says; with `INDEX`, each winner's offset in the
+    /// window (`row tap * 3 + column tap`, taps counted from the window's
+    /// first real cell). Returns whether a row held NaN, in which case `out`
     /// and `offsets` are not the reference's.
-    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub fn window_row<E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
         &mut self,
         input: &[T],
-        width: usize,
+        cols: &AxisPlan,
         rows: &[usize],
-        first: usize,
-        stride: usize,
         out: &mut [T],
         offsets: &mut [O],
     ) -> bool {
-        let n = out.len();
+        let (width, n) = (cols.input, out.len());
         debug_assert!((1..=3).contains(&rows.len()));
         for &h in rows {
             if self.slots.iter().any(|slot| slot.row == Some(h)) {
@@ -83,17 +81,13 @@ impl<T: PoolElement> Triples<T> {
                 .iter_mut()
                 .find(|slot| slot.row.is_none_or(|row| !rows.contains(&row)))
                 .expect("three slots for three rows");
-            let row = &input[h * width + first..];
+            let row = &input[h * width..(h + 1) * width];
             slot.row = Some(h);
             slot.best.resize(n, row[0]);
             if INDEX {
                 slot.tap.resize(n, 0);
             }
-            slot.nan = if stride == 1 {
-                reduce::<T, E, INDEX, 1>(row, &mut slot.best, &mut slot.tap)
-            } else {
-                reduce::<T, E, INDEX, 2>(row, &mut slot.best, &mut slot.tap)
-            };
+            slot.nan = reduce_row::<T, E, INDEX>(row, cols, &mut slot.best, &mut slot.tap);
         }
         let reduced = |tap: usize| {
             let h = rows[tap.min(rows.len() - 1)];
@@ -112,9 +106,55 @@ impl<T: PoolElement> Triples<T> {
     }
 }
 
+/// Reduces every window's cells of one input row: full windows by
+/// [`reduce`], windows clipped by padding one by one. Returns whether the
+/// row holds NaN.
+#[inline(always)]
+fn reduce_row<T: PoolElement, E: Extremum, const INDEX: bool>(
+    row: &[T],
+    cols: &AxisPlan,
+    best: &mut [T],
+    tap: &mut [u32],
+) -> bool {
+    let interior = cols.interior();
+    let mut nan = false;
+    if !interior.is_empty() {
+        let first = cols.windows[interior.start].start;
+        let (best, tap) = (
+            &mut best[interior.clone()],
+            if INDEX {
+                &mut tap[interior.clone()]
+            } else {
+                &mut []
+            },
+        );
+        nan = if cols.stride == 1 {
+            reduce::<T, E, INDEX, 1>(&row[first..], best, tap)
+        } else {
+            reduce::<T, E, INDEX, 2>(&row[first..], best, tap)
+        };
+    }
+    for o in (0..interior.start).chain(interior.end..cols.windows.len()) {
+        let window = &cols.windows[o];
+        let cells = &row[window.start..window.start + window.taps];
+        let (mut b, mut t) = (cells[0], 0);
+        for (k, &value) in cells.iter().enumerate() {
+            nan |= value.is_nan();
+            if E::beats(value, b) {
+                (b, t) = (value, k as u32);
+            }
+        }
+        best[o] = b;
+        if INDEX {
+            tap[o] = t;
+        }
+    }
+    nan
+}
+
 /// Reduces the windows' three cells of one row; returns whether the row
 /// holds NaN.
-#[inline(always)]
+#[inline(never)]
 fn reduce<T: PoolElement, E: Extremum, const INDEX: bool, const STRIDE: usize>(
     row: &[T],
     best: &mut [T],
@@ -144,7 +184,7 @@ fn reduce<T: PoolElement, E: Extremum, const INDEX: bool, const STRIDE: usize>(
 }
 
 /// The extreme of three reduced rows, in row order.
-#[inline(always)]
+#[inline(never)]
 fn combine<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
     rows: [&Reduced<T>; 3],
     out: &mut [T],
