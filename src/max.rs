@@ -541,8 +541,8 @@ fn forward<T: PoolElement, E: Extremum, O: Offset>(
     );
 }
 
-/// Output rows `rows` of one plane: full windows (the interior of each row)
-/// by [`interior`], windows clipped by padding by [`edges`].
+/// Output rows `rows` of one plane: windows three columns wide by
+/// [`Triples`], others a row at a time by [`row_by_row`].
 fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     plan: &Plan,
     input: &[T],
@@ -550,15 +550,47 @@ fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     out: &mut [T],
     offsets: &mut [O],
 ) {
+    if !Triples::<T>::suits(plan) {
+        return row_by_row::<T, E, O, INDEX>(plan, input, rows, out, offsets, false);
+    }
     let out_width = plan.out_width();
+    let run = Triples::<T>::run_length(plan);
+    let windows = &plan.rows.windows[rows.clone()];
+    Triples::with(|triples| {
+        for (k, chunk) in windows.chunks(run).enumerate() {
+            let span = k * run * out_width..(k * run + chunk.len()) * out_width;
+            let (out, offsets) = (
+                &mut out[span.clone()],
+                if INDEX { &mut offsets[span] } else { &mut [] },
+            );
+            if triples.rows::<E, O, INDEX>(plan, input, chunk, out, offsets) {
+                // a row holding NaN: these output rows again, exactly
+                let first = rows.start + k * run;
+                let rows = first..first + chunk.len();
+                row_by_row::<T, E, O, INDEX>(plan, input, rows, out, offsets, true);
+            }
+        }
+    });
+}
+
+/// Output rows `rows` of one plane, a row at a time: full windows (the
+/// interior of each row) by [`pairs`] or [`interior`], windows clipped by
+/// padding by [`edges`]. With `exact`, by the exact loops only.
+fn row_by_row<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
+    plan: &Plan,
+    input: &[T],
+    rows: Range<usize>,
+    out: &mut [T],
+    offsets: &mut [O],
+    exact: bool,
+) {
+    let (width, out_width) = (plan.in_width(), plan.out_width());
     let mut phases = Phases::new();
     let mut taps = Vec::new();
     let interior_cols = plan.cols.interior();
     let dense =
         |axis: &crate::geometry::AxisPlan| axis.size == 2 && axis.stride == 2 && axis.dilation == 1;
-    let pattern_2x2s2 = dense(&plan.rows) && dense(&plan.cols);
-    let separable = Triples::<T>::suits(plan.cols.size, plan.cols.stride, plan.cols.dilation);
-    let mut triples = Triples::new();
+    let pattern_2x2s2 = !exact && dense(&plan.rows) && dense(&plan.cols);
     for (i, row_window) in plan.rows.windows[rows].iter().enumerate() {
         let out_row = &mut out[i * out_width..(i + 1) * out_width];
         let offset_row: &mut [O] = if INDEX {
@@ -566,39 +598,6 @@ fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
         } else {
             &mut []
         };
-        if separable && row_window.taps <= 3 {
-            let (step, h) = (plan.rows.dilation, row_window.start);
-            let rows = &[h, h + step, h + 2 * step][..row_window.taps];
-            if triples.window_row::<E, O, INDEX>(input, &plan.cols, rows, out_row, offset_row) {
-                // a row holding NaN: the whole output row again, exactly
-                if !interior_cols.is_empty() {
-                    let first = plan.cols.windows[interior_cols.start].start;
-                    interior::<T, E, O, INDEX, true>(
-                        plan,
-                        input,
-                        row_window,
-                        first,
-                        &mut out_row[interior_cols.clone()],
-                        if INDEX {
-                            &mut offset_row[interior_cols.clone()]
-                        } else {
-                            &mut []
-                        },
-                        &mut phases,
-                        &mut taps,
-                    );
-                }
-                edges::<T, E, O, INDEX>(
-                    plan,
-                    input,
-                    row_window,
-                    &interior_cols,
-                    out_row,
-                    offset_row,
-                );
-            }
-            continue;
-        }
         if !interior_cols.is_empty() {
             let (out_mid, offset_mid) = (
                 &mut out_row[interior_cols.clone()],
@@ -609,28 +608,21 @@ fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
                 },
             );
             let first = plan.cols.windows[interior_cols.start].start;
+            // a plain max first; the rare row holding a NaN again, exactly
             if pattern_2x2s2 && row_window.taps == 2 {
-                let width = plan.in_width();
                 let top = &input[row_window.start * width + first..];
                 let bottom = &input[(row_window.start + 1) * width + first..];
-                // a plain max first; the rare row holding a NaN again, exactly
                 if pairs::<T, E, O, INDEX, false>(top, bottom, out_mid, offset_mid) {
                     pairs::<T, E, O, INDEX, true>(top, bottom, out_mid, offset_mid);
                 }
             } else {
-                let nan = interior::<T, E, O, INDEX, false>(
-                    plan,
-                    input,
-                    row_window,
-                    first,
-                    out_mid,
-                    offset_mid,
-                    &mut phases,
-                    &mut taps,
-                );
-                // a plain max first; the rare row holding a NaN again, exactly
-                if nan {
-                    interior::<T, E, O, INDEX, true>(
+                let mut interior = |exact| {
+                    let kernel = if exact {
+                        interior::<T, E, O, INDEX, true>
+                    } else {
+                        interior::<T, E, O, INDEX, false>
+                    };
+                    kernel(
                         plan,
                         input,
                         row_window,
@@ -639,7 +631,10 @@ fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
                         offset_mid,
                         &mut phases,
                         &mut taps,
-                    );
+                    )
+                };
+                if exact || interior(false) {
+                    interior(true);
                 }
             }
         }

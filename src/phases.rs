@@ -7,7 +7,6 @@
 //! windows' cells then form one contiguous slice, and a loop over windows
 //! vectorizes.
 
-
 /// Reusable buffers for the phases of one row.
 pub(crate) struct Phases<T> {
     buffers: Vec<Vec<T>>,

@@ -14,142 +14,159 @@
 //! without NaN; a row holding NaN is flagged and its window row taken again
 //! by the exact loop.
 
-use crate::element::{Extremum, PoolElement};
-use crate::geometry::AxisPlan;
+use std::any::Any;
+use std::cell::Cell;
 
-/// One input row reduced to the extreme of each window's three cells.
-struct Reduced<T> {
-    row: Option<usize>,
+use crate::element::{Extremum, PoolElement};
+use crate::geometry::{AxisWindow, Plan};
+
+/// Reductions of the input rows under a run of output rows: input row `r`
+/// of the run at `best[r * pitch..][..out_width]`, one value per output
+/// column.
+pub(crate) struct Triples<T> {
     best: Vec<T>,
     tap: Vec<u32>,
-    nan: bool,
 }
 
-impl<T> Default for Reduced<T> {
-    fn default() -> Self {
-        Reduced {
-            row: None,
-            best: Vec::new(),
-            tap: Vec::new(),
-            nan: false,
-        }
-    }
-}
-
-/// The reductions of the last three input rows of one plane, each computed
-/// once.
-pub(crate) struct Triples<T> {
-    slots: [Reduced<T>; 3],
+thread_local! {
+    /// The calling thread's last [`Triples`], of whatever element type, so
+    /// that planes after the first find their buffers allocated.
+    static KEPT: Cell<Option<Box<dyn Any>>> = const { Cell::new(None) };
 }
 
 impl<T: PoolElement> Triples<T> {
-    pub fn new() -> Self {
-        Triples {
-            slots: Default::default(),
-        }
+    /// Runs `f` with this thread's buffers for element type `T`.
+    pub fn with<R>(f: impl FnOnce(&mut Triples<T>) -> R) -> R {
+        let kept = KEPT
+            .take()
+            .and_then(|kept| kept.downcast::<Triples<T>>().ok());
+        let mut triples = kept.unwrap_or_else(|| {
+            Box::new(Triples {
+                best: Vec::new(),
+                tap: Vec::new(),
+            })
+        });
+        let result = f(&mut triples);
+        KEPT.set(Some(triples));
+        result
     }
 
-    /// Whether the columns of `cols` (size, stride, dilation) suit
-    /// [`window_row`](Self::window_row).
-    pub fn suits(size: usize, stride: usize, dilation: usize) -> bool {
-        size == 3 && dilation == 1 && (stride == 1 || stride == 2)
+    /// Whether `plan`'s windows suit [`rows`](Self::rows): three columns,
+    /// stride 1 or 2, no column dilation, at most three rows.
+    pub fn suits(plan: &Plan) -> bool {
+        let cols = &plan.cols;
+        cols.size == 3
+            && cols.dilation == 1
+            && (cols.stride == 1 || cols.stride == 2)
+            && plan.rows.size <= 3
     }
 
-    /// The extreme of every window of one output row, over the input rows
-    /// `rows` (one to three) of `input` (a plane of `cols.input` columns),
-    /// columns as `cols` says; with `INDEX`, each winner's offset in the
-    /// window (`row tap * 3 + column tap`, taps counted from the window's
-    /// first real cell). Returns whether a row held NaN, in which case `out`
-    /// and `offsets` are not the reference's.
-    #[inline(always)]
-    pub fn window_row<E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
+    /// How many consecutive output rows [`rows`](Self::rows) takes at once:
+    /// about 16 K input cells.
+    pub fn run_length(plan: &Plan) -> usize {
+        (16 * 1024 / (plan.in_width() * plan.rows.stride).max(1)).max(1)
+    }
+
+    /// The extreme of every window of the output rows `windows` (consecutive
+    /// row windows of `plan`) over `input`, a plane; with `INDEX`, each
+    /// winner's offset in its window (`row tap * 3 + column tap`, taps
+    /// counted from the window's first real cell). Returns whether a row
+    /// held NaN, in which case `out` and `offsets` are not the reference's.
+    pub fn rows<E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
         &mut self,
+        plan: &Plan,
         input: &[T],
-        cols: &AxisPlan,
-        rows: &[usize],
+        windows: &[AxisWindow],
         out: &mut [T],
         offsets: &mut [O],
     ) -> bool {
-        let (width, n) = (cols.input, out.len());
-        debug_assert!((1..=3).contains(&rows.len()));
-        for &h in rows {
-            if self.slots.iter().any(|slot| slot.row == Some(h)) {
-                continue;
-            }
-            let slot = self
-                .slots
-                .iter_mut()
-                .find(|slot| slot.row.is_none_or(|row| !rows.contains(&row)))
-                .expect("three slots for three rows");
-            let row = &input[h * width..(h + 1) * width];
-            slot.row = Some(h);
-            slot.best.resize(n, row[0]);
-            if INDEX {
-                slot.tap.resize(n, 0);
-            }
-            slot.nan = reduce_row::<T, E, INDEX>(row, cols, &mut slot.best, &mut slot.tap);
-        }
-        let reduced = |tap: usize| {
-            let h = rows[tap.min(rows.len() - 1)];
-            self.slots
-                .iter()
-                .find(|slot| slot.row == Some(h))
-                .expect("reduced above")
+        let (cols, width, out_width) = (&plan.cols, plan.in_width(), plan.out_width());
+        // with dilation and padding, window rows need not start in order
+        let low = windows.iter().map(|w| w.start).min();
+        let high = windows.iter().map(|w| plan.rows.last_cell(w) + 1).max();
+        let (Some(low), Some(high)) = (low, high) else {
+            return false;
         };
-        // fewer than three rows: the last repeats, and never beats itself
-        let [r0, r1, r2] = [0, 1, 2].map(reduced);
-        if r0.nan || r1.nan || r2.nan {
+        let interior = cols.interior();
+        // with a whole number of windows per input row, the full windows of
+        // all rows form one run, `width / stride` apart from row to row, and
+        // each row's spare places hold its windows clipped by padding
+        let flat = width % cols.stride == 0 && out_width <= width / cols.stride;
+        let pitch = if flat { width / cols.stride } else { out_width };
+        let len = (high - low) * pitch + out_width;
+        self.best.resize(len, input[0]);
+        if INDEX {
+            self.tap.resize(len, 0);
+        }
+        let (best, tap) = (&mut self.best[..], &mut self.tap[..]);
+        let mut nan = false;
+        if !interior.is_empty() {
+            let first = cols.windows[interior.start].start;
+            let (runs, n) = if flat {
+                let cells = (high - low) * width - first;
+                (1, (cells - 3) / cols.stride + 1)
+            } else {
+                (high - low, interior.len())
+            };
+            for r in 0..runs {
+                let (start, at) = ((low + r) * width + first, r * pitch + interior.start);
+                let (best, tap) = (
+                    &mut best[at..at + n],
+                    if INDEX { &mut tap[at..at + n] } else { &mut [] },
+                );
+                nan |= if cols.stride == 1 {
+                    reduce::<T, E, INDEX, 1>(&input[start..], best, tap)
+                } else {
+                    reduce::<T, E, INDEX, 2>(&input[start..], best, tap)
+                };
+            }
+        }
+        for (r, h) in (low..high).enumerate() {
+            let row = &input[h * width..(h + 1) * width];
+            for o in (0..interior.start).chain(interior.end..out_width) {
+                let window = &cols.windows[o];
+                let cells = &row[window.start..window.start + window.taps];
+                let (mut b, mut t) = (cells[0], 0);
+                for (k, &value) in cells.iter().enumerate() {
+                    nan |= value.is_nan();
+                    if E::beats(value, b) {
+                        (b, t) = (value, k as u32);
+                    }
+                }
+                best[r * pitch + o] = b;
+                if INDEX {
+                    tap[r * pitch + o] = t;
+                }
+            }
+        }
+        if nan {
             return true;
         }
-        combine::<T, E, O, INDEX>([r0, r1, r2], out, offsets);
-        false
-    }
-}
-
-/// Reduces every window's cells of one input row: full windows by
-/// [`reduce`], windows clipped by padding one by one. Returns whether the
-/// row holds NaN.
-#[inline(always)]
-fn reduce_row<T: PoolElement, E: Extremum, const INDEX: bool>(
-    row: &[T],
-    cols: &AxisPlan,
-    best: &mut [T],
-    tap: &mut [u32],
-) -> bool {
-    let interior = cols.interior();
-    let mut nan = false;
-    if !interior.is_empty() {
-        let first = cols.windows[interior.start].start;
-        let (best, tap) = (
-            &mut best[interior.clone()],
-            if INDEX {
-                &mut tap[interior.clone()]
+        let step = plan.rows.dilation;
+        for (i, window) in windows.iter().enumerate() {
+            // fewer than three rows: the last repeats, and never beats itself
+            let rows =
+                [0, 1, 2].map(|k| (window.start - low + k.min(window.taps - 1) * step) * pitch);
+            let offsets: &mut [O] = if INDEX {
+                &mut offsets[i * out_width..(i + 1) * out_width]
             } else {
                 &mut []
-            },
-        );
-        nan = if cols.stride == 1 {
-            reduce::<T, E, INDEX, 1>(&row[first..], best, tap)
-        } else {
-            reduce::<T, E, INDEX, 2>(&row[first..], best, tap)
-        };
-    }
-    for o in (0..interior.start).chain(interior.end..cols.windows.len()) {
-        let window = &cols.windows[o];
-        let cells = &row[window.start..window.start + window.taps];
-        let (mut b, mut t) = (cells[0], 0);
-        for (k, &value) in cells.iter().enumerate() {
-            nan |= value.is_nan();
-            if E::beats(value, b) {
-                (b, t) = (value, k as u32);
-            }
+            };
+            combine::<T, E, O, INDEX>(
+                rows.map(|r| &best[r..r + out_width]),
+                rows.map(|r| {
+                    if INDEX {
+                        &tap[r..r + out_width]
+                    } else {
+                        &[][..]
+                    }
+                }),
+                &mut out[i * out_width..(i + 1) * out_width],
+                offsets,
+            );
         }
-        best[o] = b;
-        if INDEX {
-            tap[o] = t;
-        }
+        false
     }
-    nan
 }
 
 /// Reduces the windows' three cells of one row; returns whether the row
@@ -186,14 +203,15 @@ fn reduce<T: PoolElement, E: Extremum, const INDEX: bool, const STRIDE: usize>(
 /// The extreme of three reduced rows, in row order.
 #[inline(never)]
 fn combine<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
-    rows: [&Reduced<T>; 3],
+    best: [&[T]; 3],
+    taps: [&[u32]; 3],
     out: &mut [T],
     offsets: &mut [O],
 ) {
     let n = out.len();
-    let [b0, b1, b2] = rows.map(|r| &r.best[..n]);
+    let [b0, b1, b2] = best.map(|r| &r[..n]);
     if INDEX {
-        let [t0, t1, t2] = rows.map(|r| &r.tap[..n]);
+        let [t0, t1, t2] = taps.map(|r| &r[..n]);
         let offsets = &mut offsets[..n];
         for j in 0..n {
             // every cell loaded and selected, no branch: the loop vectorizes

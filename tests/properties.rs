@@ -55,6 +55,39 @@ fn geometry() -> impl Strategy<Value = (Window2d, MeanDivisor)> {
         })
 }
 
+/// Rows thousands of cells wide, which the kernels take a few output rows
+/// (or one) at a time, with odd and even widths, dilated rows and padding.
+fn wide_case() -> impl Strategy<Value = Case> {
+    (
+        (3usize..7, 1800usize..5000),
+        (1usize..4, 1usize..3, 1usize..3),
+        (0usize..2, 0usize..2),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_flat_map(
+            |((h, w), (size_h, stride, dilation_h), (ph, pw), ceil, special)| {
+                let len = h * w;
+                (
+                    proptest::collection::vec(any::<i8>(), len),
+                    proptest::collection::vec(any::<i8>(), 16),
+                )
+                    .prop_map(move |(values, deltas)| Case {
+                        shape: [1, 1, h, w],
+                        window: Window2d::new((size_h, 3), stride)
+                            .with_padding((ph.min(size_h / 2), pw))
+                            .with_dilation((dilation_h, 1))
+                            .with_ceil_mode(ceil),
+                        divisor: MeanDivisor::PaddedWindow,
+                        layout: 0,
+                        values,
+                        special,
+                        deltas,
+                    })
+            },
+        )
+}
+
 /// The geometries the kernels specialize (2x2 and 3x3, stride 1 and 2,
 /// padding 0 or 1), on widths around their edges, so that every fast path
 /// meets odd widths, last rows, padding and ceil mode.
@@ -419,5 +452,17 @@ proptest! {
                 prop_assert!((numeric - analytic).abs() < 1e-6, "{cell:?}: {numeric} vs {analytic}");
             }
         }
+    }
+}
+
+proptest! {
+    // each case is some ten thousand cells
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn fast_paths_match_reference_on_wide_rows(case in wide_case()) {
+        check_max::<f32>(&case)?;
+        check_min::<f64>(&case)?;
+        check_mean::<f32>(&case)?;
     }
 }
