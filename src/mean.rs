@@ -272,10 +272,38 @@ fn forward_band<T: Float>(
     let interior = plan.cols.interior();
     let dense = |axis: &AxisPlan| (axis.size, axis.stride, axis.dilation) == (2, 2, 1);
     let pairs_2x2s2 = dense(&plan.rows) && dense(&plan.cols) && !interior.is_empty();
+    let cols = &plan.cols;
+    let three_wide = !interior.is_empty()
+        && (cols.size, cols.dilation) == (3, 1)
+        && (cols.stride == 1 || cols.stride == 2);
     for (row_window, out_row) in plan.rows.windows[rows]
         .iter()
         .zip(out.chunks_exact_mut(out_width))
     {
+        if three_wide && row_window.taps == 3 {
+            // full windows: three rows summed and divided in one pass
+            let first = cols.windows[interior.start].start;
+            let step = plan.rows.dilation;
+            let rows = [0, 1, 2].map(|k| &input[(row_window.start + k * step) * width + first..]);
+            let divisors = divisors.get(plan, row_window, divisor);
+            let (mid, mid_divisors) = (&mut out_row[interior.clone()], &divisors[interior.clone()]);
+            if cols.stride == 1 {
+                mean_3_rows::<T, 1>(rows, mid_divisors, mid);
+            } else {
+                mean_3_rows::<T, 2>(rows, mid_divisors, mid);
+            }
+            for o in (0..interior.start).chain(interior.end..out_width) {
+                let window = &cols.windows[o];
+                let mut sum = T::zero();
+                for h in plan.rows.cells(row_window) {
+                    for &value in &input[h * width + window.start..][..window.taps] {
+                        sum = sum + value;
+                    }
+                }
+                out_row[o] = sum / divisors[o];
+            }
+            continue;
+        }
         out_row.fill(T::zero());
         let pairs = pairs_2x2s2 && row_window.taps == 2;
         if pairs {
@@ -297,6 +325,23 @@ fn forward_band<T: Float>(
         {
             *value = *value / d;
         }
+    }
+}
+
+/// Full windows of three rows and three columns, `S` apart: each window's
+/// cells summed in window order and divided by its divisor. Not inlined, so
+/// that the output is known not to alias the input and the loop vectorizes.
+#[inline(never)]
+fn mean_3_rows<T: Float, const S: usize>(rows: [&[T]; 3], divisors: &[T], out: &mut [T]) {
+    let n = out.len();
+    let rows = rows.map(|row| &row[..S * (n - 1) + 3]);
+    let divisors = &divisors[..n];
+    for j in 0..n {
+        let mut sum = T::zero();
+        for row in rows {
+            sum = sum + row[S * j] + row[S * j + 1] + row[S * j + 2];
+        }
+        out[j] = sum / divisors[j];
     }
 }
 
