@@ -7,7 +7,7 @@ use crate::PoolError;
 use crate::element::MeanElement;
 use crate::geometry::{Plan, Window2d, output_shape};
 use crate::layout::{check_shape, plane_slice, plane_view, shape4, with_standard_layout};
-use crate::parallel::for_each_plane_band;
+use crate::parallel::for_each_plane;
 
 /// Checks that `p` is a power LP pooling can use: finite and positive.
 pub(crate) fn check_power(p: f64) -> Result<(), PoolError> {
@@ -107,29 +107,21 @@ pub(crate) fn lp_plan_into<T: Float + Send + Sync>(
 ) {
     let power = T::from(p).unwrap_or_else(T::one);
     with_standard_layout(out, |out| {
-        let none: &mut [u8] = &mut [];
-        for_each_plane_band(
-            x,
-            out,
-            none,
-            plan.out_height(),
-            true,
-            |_, input, rows, out, _| {
-                let width = plan.in_width();
-                let out_rows = out.chunks_exact_mut(plan.out_width());
-                for (row_window, out_row) in plan.rows.windows[rows].iter().zip(out_rows) {
-                    for (col_window, y) in plan.cols.windows.iter().zip(out_row) {
-                        let mut sum = T::zero();
-                        for h in plan.rows.cells(row_window) {
-                            for w in plan.cols.cells(col_window) {
-                                sum = sum + input[h * width + w].abs().powf(power);
-                            }
+        for_each_plane(x, out, plan.out_height(), true, |_, input, rows, out| {
+            let width = plan.in_width();
+            let out_rows = out.chunks_exact_mut(plan.out_width());
+            for (row_window, out_row) in plan.rows.windows[rows].iter().zip(out_rows) {
+                for (col_window, y) in plan.cols.windows.iter().zip(out_row) {
+                    let mut sum = T::zero();
+                    for h in plan.rows.cells(row_window) {
+                        for w in plan.cols.cells(col_window) {
+                            sum = sum + input[h * width + w].abs().powf(power);
                         }
-                        *y = sum.powf(power.recip());
                     }
+                    *y = sum.powf(power.recip());
                 }
-            },
-        );
+            }
+        });
     });
 }
 
@@ -149,41 +141,33 @@ pub(crate) fn lp_backward_plan_into<T: Float + Send + Sync>(
     let channels = input_shape[1];
     let power = T::from(p).unwrap_or_else(T::one);
     with_standard_layout(grad, |grad| {
-        let none: &mut [u8] = &mut [];
-        for_each_plane_band(
-            x,
-            grad,
-            none,
-            plan.in_height(),
-            false,
-            |plane, input, _, grad, _| {
-                let (mut d_scratch, mut y_scratch) = (Vec::new(), Vec::new());
-                let delta = plane_slice(plane_view(delta, plane, channels), &mut d_scratch);
-                let y = plane_slice(plane_view(&y, plane, channels), &mut y_scratch);
-                grad.fill(T::zero());
-                let width = plan.in_width();
-                let windows = plan
-                    .rows
-                    .windows
-                    .iter()
-                    .flat_map(|r| plan.cols.windows.iter().map(move |c| (r, c)));
-                for (((row_window, col_window), &d), &y) in windows.zip(delta).zip(y) {
-                    if y == T::zero() {
-                        continue;
-                    }
-                    let scale = d / y.powf(power - T::one());
-                    for h in plan.rows.cells(row_window) {
-                        for w in plan.cols.cells(col_window) {
-                            let v = input[h * width + w];
-                            if v != T::zero() {
-                                let cell = &mut grad[h * width + w];
-                                *cell = *cell + v.signum() * v.abs().powf(power - T::one()) * scale;
-                            }
+        for_each_plane(x, grad, plan.in_height(), false, |plane, input, _, grad| {
+            let (mut d_scratch, mut y_scratch) = (Vec::new(), Vec::new());
+            let delta = plane_slice(plane_view(delta, plane, channels), &mut d_scratch);
+            let y = plane_slice(plane_view(&y, plane, channels), &mut y_scratch);
+            grad.fill(T::zero());
+            let width = plan.in_width();
+            let windows = plan
+                .rows
+                .windows
+                .iter()
+                .flat_map(|r| plan.cols.windows.iter().map(move |c| (r, c)));
+            for (((row_window, col_window), &d), &y) in windows.zip(delta).zip(y) {
+                if y == T::zero() {
+                    continue;
+                }
+                let scale = d / y.powf(power - T::one());
+                for h in plan.rows.cells(row_window) {
+                    for w in plan.cols.cells(col_window) {
+                        let v = input[h * width + w];
+                        if v != T::zero() {
+                            let cell = &mut grad[h * width + w];
+                            *cell = *cell + v.signum() * v.abs().powf(power - T::one()) * scale;
                         }
                     }
                 }
-            },
-        );
+            }
+        });
     });
     Ok(())
 }

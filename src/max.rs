@@ -1,9 +1,11 @@
 //! Max pooling: forward with or without argmax, and backward by the argmax.
 //!
-//! The kernels work a row at a time: each input row of a window row is
-//! reduced into the output row, which stays in L1 cache. Full windows in the
-//! middle of a row take a loop specialized for common sizes and strides;
-//! windows clipped by padding take the general loop.
+//! Windows three columns wide take the separable kernels of
+//! [`crate::triples`]. Other kernels work a row at a time: each input row of
+//! a window row is reduced into the output row, which stays in L1 cache.
+//! Full windows in the middle of a row take a loop specialized for 2x2,
+//! stride 2, or the stride-phase loop; windows clipped by padding take the
+//! general loop.
 
 use std::ops::Range;
 
@@ -17,7 +19,7 @@ use crate::geometry::{AxisWindow, Plan, Window2d, output_shape};
 use crate::layout::{
     check_shape, plane_len, planes, shape4, standard_slice_mut, with_standard_layout,
 };
-use crate::parallel::for_each_plane_band;
+use crate::parallel::{for_each_plane, for_each_plane_band};
 use crate::phases::Phases;
 use crate::triples::Triples;
 
@@ -792,16 +794,14 @@ fn backward<T: Float + Send + Sync, O: Offset>(
     grad: &mut [T],
 ) {
     let out_plane = plan.out_height() * plan.out_width();
-    let none: &mut [u8] = &mut [];
     // Bands of input rows would share the rows of overlapping windows; split
     // by planes only, so that no two threads write one cell.
-    for_each_plane_band(
+    for_each_plane(
         delta,
         grad,
-        none,
         plan.in_height(),
         false,
-        |plane, delta, _, grad, _| {
+        |plane, delta, _, grad| {
             let offsets = &offsets[plane * out_plane..(plane + 1) * out_plane];
             if plan.rows.disjoint() && plan.cols.disjoint() {
                 backward_disjoint(plan, delta, offsets, grad);

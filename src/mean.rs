@@ -10,7 +10,7 @@ use crate::PoolError;
 use crate::element::MeanElement;
 use crate::geometry::{AxisPlan, AxisWindow, MeanDivisor, Plan, Window2d, output_shape};
 use crate::layout::{check_shape, shape4, with_standard_layout};
-use crate::parallel::for_each_plane_band;
+use crate::parallel::for_each_plane;
 use crate::phases::Phases;
 
 /// Mean pooling forward: the sum of every window's real input cells divided
@@ -96,17 +96,9 @@ pub(crate) fn mean_plan_into<T: Float + Send + Sync>(
     let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
     check_shape("output", out, shape)?;
     with_standard_layout(out, |out| {
-        let none: &mut [u8] = &mut [];
-        for_each_plane_band(
-            x,
-            out,
-            none,
-            plan.out_height(),
-            true,
-            |_, input, rows, out, _| {
-                forward_band(plan, divisor, input, rows, out);
-            },
-        );
+        for_each_plane(x, out, plan.out_height(), true, |_, input, rows, out| {
+            forward_band(plan, divisor, input, rows, out);
+        });
     });
     Ok(())
 }
@@ -201,22 +193,14 @@ pub(crate) fn mean_backward_plan_into<T: Float + Send + Sync>(
     let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
     check_shape("delta", delta, shape)?;
     with_standard_layout(grad, |grad| {
-        let none: &mut [u8] = &mut [];
         // By planes only: bands of input rows would share overlapping windows.
-        for_each_plane_band(
-            delta,
-            grad,
-            none,
-            plan.in_height(),
-            false,
-            |_, delta, _, grad, _| {
-                if plan.rows.disjoint() && plan.cols.disjoint() {
-                    backward_disjoint(plan, divisor, delta, grad);
-                } else {
-                    backward_overlapping(plan, divisor, delta, grad);
-                }
-            },
-        );
+        for_each_plane(delta, grad, plan.in_height(), false, |_, delta, _, grad| {
+            if plan.rows.disjoint() && plan.cols.disjoint() {
+                backward_disjoint(plan, divisor, delta, grad);
+            } else {
+                backward_overlapping(plan, divisor, delta, grad);
+            }
+        });
     });
     Ok(())
 }

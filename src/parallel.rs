@@ -96,6 +96,25 @@ pub(crate) fn for_each_plane_band<T: Copy + Sync, A: Send, B: Send>(
     );
 }
 
+/// [`for_each_plane_band`] with one output.
+pub(crate) fn for_each_plane<T: Copy + Sync, A: Send>(
+    x: &ArrayRef<T, Ix4>,
+    out: &mut [A],
+    rows: usize,
+    bands_allowed: bool,
+    work: impl Fn(usize, &[T], Range<usize>, &mut [A]) + Sync,
+) {
+    let none: &mut [u8] = &mut [];
+    for_each_plane_band(
+        x,
+        out,
+        none,
+        rows,
+        bands_allowed,
+        |plane, input, rows, out, _| work(plane, input, rows, out),
+    );
+}
+
 #[cfg(feature = "rayon")]
 fn threads(elements: usize) -> usize {
     if elements < PARALLEL_MIN_ELEMENTS {

@@ -1,18 +1,19 @@
-//! Separable max and min over full windows three columns wide.
+//! Separable max and min over windows three columns wide.
 //!
 //! For windows of three columns with stride 1 or 2 and no column dilation,
 //! each input row is reduced once to the extreme of every window's three
 //! cells (and which of the three won); a window's result is then the
 //! extreme of its rows' results. Consecutive window rows that share an
 //! input row (stride 2 over three rows shares one; stride 1 shares two)
-//! reuse its reduction.
+//! share its reduction. Windows clipped by padding are reduced one by one
+//! and combined with the rest.
 //!
 //! The result equals the reference's walk over the window in row-major
 //! order: of equal values the first wins in both, since a row's first
 //! winning cell is the first in that row, and the first row holding the
 //! window's extreme holds its first winning cell. That holds for any order
-//! without NaN; a row holding NaN is flagged and its window row taken again
-//! by the exact loop.
+//! without NaN; when a row holds NaN, the caller takes the output rows
+//! again by the exact loop.
 
 use std::any::Any;
 use std::cell::Cell;
