@@ -122,50 +122,21 @@ impl<T: PoolElement> Triples<T> {
                 };
             }
         }
-        for (r, h) in (low..high).enumerate() {
-            let row = &input[h * width..(h + 1) * width];
-            for o in (0..interior.start).chain(interior.end..out_width) {
-                let window = &cols.windows[o];
-                let cells = &row[window.start..window.start + window.taps];
-                let (mut b, mut t) = (cells[0], 0);
-                for (k, &value) in cells.iter().enumerate() {
-                    nan |= value.is_nan();
-                    if E::beats(value, b) {
-                        (b, t) = (value, k as u32);
-                    }
-                }
-                best[r * pitch + o] = b;
-                if INDEX {
-                    tap[r * pitch + o] = t;
-                }
-            }
+        let rows = high - low;
+        for o in (0..interior.start).chain(interior.end..out_width) {
+            let window = &cols.windows[o];
+            let start = low * width + window.start;
+            let (best, tap) = (&mut best[o..], if INDEX { &mut tap[o..] } else { &mut [] });
+            nan |= match window.taps {
+                1 => edge::<T, E, INDEX, 1>(&input[start..], width, rows, best, tap, pitch),
+                2 => edge::<T, E, INDEX, 2>(&input[start..], width, rows, best, tap, pitch),
+                _ => edge::<T, E, INDEX, 3>(&input[start..], width, rows, best, tap, pitch),
+            };
         }
         if nan {
             return true;
         }
-        let step = plan.rows.dilation;
-        for (i, window) in windows.iter().enumerate() {
-            // fewer than three rows: the last repeats, and never beats itself
-            let rows =
-                [0, 1, 2].map(|k| (window.start - low + k.min(window.taps - 1) * step) * pitch);
-            let offsets: &mut [O] = if INDEX {
-                &mut offsets[i * out_width..(i + 1) * out_width]
-            } else {
-                &mut []
-            };
-            combine::<T, E, O, INDEX>(
-                rows.map(|r| &best[r..r + out_width]),
-                rows.map(|r| {
-                    if INDEX {
-                        &tap[r..r + out_width]
-                    } else {
-                        &[][..]
-                    }
-                }),
-                &mut out[i * out_width..(i + 1) * out_width],
-                offsets,
-            );
-        }
+        combine::<T, E, O, INDEX>(plan, windows, low, pitch, best, tap, out, offsets);
         false
     }
 }
@@ -201,42 +172,83 @@ fn reduce<T: PoolElement, E: Extremum, const INDEX: bool, const STRIDE: usize>(
     nan | row[row.len() - 1].is_nan()
 }
 
-/// The extreme of three reduced rows, in row order.
+/// One window's cells of `rows` consecutive rows of `input`, `width`
+/// apart, reduced into `best` and `tap`, `pitch` apart; returns whether a
+/// row holds NaN.
+#[inline(never)]
+fn edge<T: PoolElement, E: Extremum, const INDEX: bool, const TAPS: usize>(
+    input: &[T],
+    width: usize,
+    rows: usize,
+    best: &mut [T],
+    tap: &mut [u32],
+    pitch: usize,
+) -> bool {
+    let mut nan = false;
+    for r in 0..rows {
+        let cells: [T; TAPS] = std::array::from_fn(|k| input[r * width + k]);
+        let (mut b, mut t) = (cells[0], 0);
+        for (k, &value) in cells.iter().enumerate() {
+            nan |= value.is_nan();
+            if E::beats(value, b) {
+                (b, t) = (value, k as u32);
+            }
+        }
+        best[r * pitch] = b;
+        if INDEX {
+            tap[r * pitch] = t;
+        }
+    }
+    nan
+}
+
+/// The output rows `windows`: each the extreme of its (up to three)
+/// reduced rows, in row order.
+#[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn combine<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
-    best: [&[T]; 3],
-    taps: [&[u32]; 3],
+    plan: &Plan,
+    windows: &[AxisWindow],
+    low: usize,
+    pitch: usize,
+    best: &[T],
+    tap: &[u32],
     out: &mut [T],
     offsets: &mut [O],
 ) {
-    let n = out.len();
-    let [b0, b1, b2] = best.map(|r| &r[..n]);
-    if INDEX {
-        let [t0, t1, t2] = taps.map(|r| &r[..n]);
-        let offsets = &mut offsets[..n];
-        for j in 0..n {
-            // every cell loaded and selected, no branch: the loop vectorizes
-            let (mut b, mut t) = (b0[j], t0[j]);
-            let (v1, u1, v2, u2) = (b1[j], 3 + t1[j], b2[j], 6 + t2[j]);
-            let wins = E::beats(v1, b);
-            b = if wins { v1 } else { b };
-            t = if wins { u1 } else { t };
-            let wins = E::beats(v2, b);
-            b = if wins { v2 } else { b };
-            t = if wins { u2 } else { t };
-            out[j] = b;
-            offsets[j] = O::from_usize(t as usize);
-        }
-    } else {
-        for j in 0..n {
-            let mut b = b0[j];
-            if E::beats(b1[j], b) {
-                b = b1[j];
+    let (n, step) = (plan.out_width(), plan.rows.dilation);
+    for (i, window) in windows.iter().enumerate() {
+        // fewer than three rows: the last repeats, and never beats itself
+        let rows = [0, 1, 2].map(|k| (window.start - low + k.min(window.taps - 1) * step) * pitch);
+        let [b0, b1, b2] = rows.map(|r| &best[r..r + n]);
+        let out = &mut out[i * n..(i + 1) * n];
+        if INDEX {
+            let [t0, t1, t2] = rows.map(|r| &tap[r..r + n]);
+            let offsets = &mut offsets[i * n..(i + 1) * n];
+            for j in 0..n {
+                // every cell loaded and selected, no branch: the loop vectorizes
+                let (mut b, mut t) = (b0[j], t0[j]);
+                let (v1, u1, v2, u2) = (b1[j], 3 + t1[j], b2[j], 6 + t2[j]);
+                let wins = E::beats(v1, b);
+                b = if wins { v1 } else { b };
+                t = if wins { u1 } else { t };
+                let wins = E::beats(v2, b);
+                b = if wins { v2 } else { b };
+                t = if wins { u2 } else { t };
+                out[j] = b;
+                offsets[j] = O::from_usize(t as usize);
             }
-            if E::beats(b2[j], b) {
-                b = b2[j];
+        } else {
+            for j in 0..n {
+                let mut b = b0[j];
+                if E::beats(b1[j], b) {
+                    b = b1[j];
+                }
+                if E::beats(b2[j], b) {
+                    b = b2[j];
+                }
+                out[j] = b;
             }
-            out[j] = b;
         }
     }
 }
