@@ -194,9 +194,12 @@ pub(crate) fn mean_backward_plan_into<T: Float + Send + Sync>(
     check_shape("delta", delta, shape)?;
     with_standard_layout(grad, |grad| {
         // By planes only: bands of input rows would share overlapping windows.
+        let gather = Gather::new(plan);
         for_each_plane(delta, grad, plan.in_height(), false, |_, delta, _, grad| {
             if plan.rows.disjoint() && plan.cols.disjoint() {
                 backward_disjoint(plan, divisor, delta, grad);
+            } else if let Some(gather) = &gather {
+                gather.backward(plan, divisor, delta, grad);
             } else {
                 backward_overlapping(plan, divisor, delta, grad);
             }
@@ -510,4 +513,145 @@ fn backward_overlapping<T: Float>(plan: &Plan, divisor: MeanDivisor, delta: &[T]
         }
     }
     grad[zeroed * width..].fill(T::zero());
+}
+
+/// For every input cell of one axis, the windows that reach it, in order.
+struct Reach {
+    /// Cell `i`'s windows at `windows[starts[i]..starts[i + 1]]`.
+    starts: Vec<usize>,
+    windows: Vec<usize>,
+}
+
+impl Reach {
+    fn new(axis: &AxisPlan) -> Self {
+        let mut counts = vec![0; axis.input + 1];
+        for window in &axis.windows {
+            for cell in axis.cells(window) {
+                counts[cell + 1] += 1;
+            }
+        }
+        let mut starts = counts;
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut next = starts.clone();
+        let mut windows = vec![0; starts[axis.input]];
+        for (o, window) in axis.windows.iter().enumerate() {
+            for cell in axis.cells(window) {
+                windows[next[cell]] = o;
+                next[cell] += 1;
+            }
+        }
+        Reach { starts, windows }
+    }
+
+    #[inline]
+    fn of(&self, cell: usize) -> &[usize] {
+        &self.windows[self.starts[cell]..self.starts[cell + 1]]
+    }
+
+    /// The most windows reaching one cell.
+    fn most(&self) -> usize {
+        self.starts
+            .windows(2)
+            .map(|s| s[1] - s[0])
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Backward for overlapping windows three columns wide at stride 2, reached
+/// by at most three output rows: each gradient row is written once, every
+/// cell the sum of its shares in window order (output row by output row,
+/// left to right), as the naive loop adds them to a zeroed gradient. The
+/// cells inside the full windows are gathered by one vectorized pass per
+/// row, the cells at the edges one by one.
+struct Gather {
+    rows: Reach,
+    /// The cells of a row outside the full windows' inner cells, each with
+    /// the windows that reach it.
+    edges: Vec<(usize, Vec<usize>)>,
+}
+
+impl Gather {
+    fn new(plan: &Plan) -> Option<Self> {
+        let cols = &plan.cols;
+        if (cols.size, cols.stride, cols.dilation) != (3, 2, 1) || cols.interior().is_empty() {
+            return None;
+        }
+        let rows = Reach::new(&plan.rows);
+        if rows.most() > 3 {
+            return None;
+        }
+        let reach = Reach::new(cols);
+        let interior = cols.interior();
+        let first = cols.windows[interior.start].start;
+        let edges = (0..=first)
+            .chain(first + 2 * interior.len()..cols.input)
+            .map(|w| (w, reach.of(w).to_vec()))
+            .collect();
+        Some(Gather { rows, edges })
+    }
+
+    fn backward<T: Float>(&self, plan: &Plan, divisor: MeanDivisor, delta: &[T], grad: &mut [T]) {
+        let (width, out_width) = (plan.in_width(), plan.out_width());
+        let mut divisors = RowDivisors::new();
+        // as added to a zeroed gradient: -0 becomes +0, which changes no sum
+        // after it, since a sum that starts at +0 is never -0
+        let mut shares = Vec::with_capacity(delta.len());
+        for (row_window, delta_row) in plan.rows.windows.iter().zip(delta.chunks_exact(out_width)) {
+            let divisors = divisors.get(plan, row_window, divisor);
+            let row = delta_row.iter().zip(divisors);
+            shares.extend(row.map(|(&d, &div)| T::zero() + d / div));
+        }
+        let interior = plan.cols.interior();
+        let n = interior.len();
+        let first = plan.cols.windows[interior.start].start;
+        for (h, grad_row) in grad.chunks_exact_mut(width).enumerate() {
+            let reach = self.rows.of(h);
+            let row_shares = |k: usize| &shares[reach[k] * out_width..][interior.clone()];
+            // cells first + 1 ..= first + 2n - 1 are reached by full windows only
+            let mid = &mut grad_row[first + 1..first + 2 * n];
+            match reach.len() {
+                0 => mid.fill(T::zero()),
+                1 => spread::<T, 1>([row_shares(0)], mid),
+                2 => spread::<T, 2>([row_shares(0), row_shares(1)], mid),
+                _ => spread::<T, 3>([row_shares(0), row_shares(1), row_shares(2)], mid),
+            }
+            for (w, cols) in &self.edges {
+                let mut sum = T::zero();
+                for &o in reach {
+                    for &col in cols {
+                        sum = sum + shares[o * out_width + col];
+                    }
+                }
+                grad_row[*w] = sum;
+            }
+        }
+    }
+}
+
+/// The cells between the first and last cell of `n` full windows three
+/// wide at stride 2, from the shares of the `L` output rows reaching them:
+/// cell `2m` of `cells` is window `m`'s alone, cell `2m + 1` is window
+/// `m`'s last and window `m + 1`'s first.
+#[inline(never)]
+fn spread<T: Float, const L: usize>(shares: [&[T]; L], cells: &mut [T]) {
+    let n = shares[0].len();
+    let shares = shares.map(|s| &s[..n]);
+    let (pairs, last) = cells[..2 * n - 1].split_at_mut(2 * (n - 1));
+    for (m, pair) in pairs.chunks_exact_mut(2).enumerate() {
+        let (mut own, mut shared) = (shares[0][m], shares[0][m] + shares[0][m + 1]);
+        for row in shares.iter().skip(1) {
+            own = own + row[m];
+            shared = shared + row[m] + row[m + 1];
+        }
+        pair[0] = own;
+        pair[1] = shared;
+    }
+    let mut own = shares[0][n - 1];
+    for row in shares.iter().skip(1) {
+        own = own + row[n - 1];
+    }
+    last[0] = own;
 }
