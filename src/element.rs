@@ -1,7 +1,9 @@
 //! The element types pooling accepts, and which way a window's winner is
 //! chosen.
 
-use ndarray::{Array4, ArrayRef, Ix4};
+#[cfg(feature = "half")]
+use ndarray::Array4;
+use ndarray::{ArrayRef, Ix4};
 use num_traits::Float;
 
 use crate::PoolError;
@@ -125,15 +127,6 @@ pub trait MeanElement: Float + Send + Sync + 'static {
             &mut ArrayRef<Self::Acc, Ix4>,
         ) -> Result<R, PoolError>,
     ) -> Result<R, PoolError>;
-
-    /// Runs `f`, which builds a new array, on `inputs` in the accumulator
-    /// type: directly when it is `Self`, else on widened copies, rounding
-    /// the result.
-    #[doc(hidden)]
-    fn owned_in_accumulator(
-        inputs: &[&ArrayRef<Self, Ix4>],
-        f: impl FnOnce(&[&ArrayRef<Self::Acc, Ix4>]) -> Result<Array4<Self::Acc>, PoolError>,
-    ) -> Result<Array4<Self>, PoolError>;
 }
 
 macro_rules! native_mean {
@@ -147,13 +140,6 @@ macro_rules! native_mean {
                 f: impl FnOnce(&[&ArrayRef<$t, Ix4>], &mut ArrayRef<$t, Ix4>) -> Result<R, PoolError>,
             ) -> Result<R, PoolError> {
                 f(inputs, out)
-            }
-
-            fn owned_in_accumulator(
-                inputs: &[&ArrayRef<$t, Ix4>],
-                f: impl FnOnce(&[&ArrayRef<$t, Ix4>]) -> Result<Array4<$t>, PoolError>,
-            ) -> Result<Array4<$t>, PoolError> {
-                f(inputs)
             }
         }
     )*};
@@ -177,15 +163,6 @@ macro_rules! half_mean {
                 let result = f(&wide_refs, &mut wide_out)?;
                 out.zip_mut_with(&wide_out, |o, &w| *o = <$t>::from_f32(w));
                 Ok(result)
-            }
-
-            fn owned_in_accumulator(
-                inputs: &[&ArrayRef<$t, Ix4>],
-                f: impl FnOnce(&[&ArrayRef<f32, Ix4>]) -> Result<Array4<f32>, PoolError>,
-            ) -> Result<Array4<$t>, PoolError> {
-                let wide: Vec<Array4<f32>> = inputs.iter().map(|x| x.mapv(<$t>::to_f32)).collect();
-                let wide_refs: Vec<&ArrayRef<f32, Ix4>> = wide.iter().map(|x| &**x).collect();
-                Ok(f(&wide_refs)?.mapv(<$t>::from_f32))
             }
         }
     )*};

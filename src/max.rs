@@ -19,7 +19,7 @@ use crate::geometry::{AxisWindow, Plan, Window2d, output_shape};
 use crate::layout::{
     check_shape, plane_len, planes, shape4, standard_slice_mut, with_standard_layout,
 };
-use crate::parallel::{collect_planes, for_each_plane, for_each_plane_band};
+use crate::parallel::{for_each_plane, for_each_plane_band};
 use crate::phases::Phases;
 use crate::triples::Triples;
 
@@ -361,12 +361,10 @@ fn extreme_values<T: PoolElement, E: Extremum>(
     x: &ArrayRef<T, Ix4>,
     window: &Window2d,
 ) -> Result<Array4<T>, PoolError> {
-    let input_shape = shape4(x);
-    let plan = window.plan(input_shape[2], input_shape[3])?;
-    let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
-    Ok(collect_planes(x, shape, true, |_, input, rows, out| {
-        band::<T, E, u8, false>(&plan, input, rows, out, &mut [])
-    }))
+    let shape = window.output_shape(shape4(x))?;
+    let mut output = Array4::zeros(shape);
+    extreme_values_into::<T, E>(x, window, &mut output)?;
+    Ok(output)
 }
 
 pub(crate) fn extreme_values_into<T: PoolElement, E: Extremum>(
@@ -481,13 +479,9 @@ pub fn max_pool2d_backward_argmax<T: Float + Send + Sync>(
     delta: &ArrayRef<T, Ix4>,
     argmax: &Argmax,
 ) -> Result<Array4<T>, PoolError> {
-    check_shape("delta", delta, argmax.output_shape)?;
-    let (plan, shape) = (&argmax.plan, argmax.input_shape);
-    Ok(match &argmax.offsets {
-        Offsets::U8(offsets) => collect_planes(delta, shape, false, backward_plane(plan, offsets)),
-        Offsets::U16(offsets) => collect_planes(delta, shape, false, backward_plane(plan, offsets)),
-        Offsets::U32(offsets) => collect_planes(delta, shape, false, backward_plane(plan, offsets)),
-    })
+    let mut grad = Array4::zeros(argmax.input_shape);
+    max_pool2d_backward_argmax_into(delta, argmax, &mut grad)?;
+    Ok(grad)
 }
 
 /// [`max_pool2d_backward_argmax`] into `grad`, which must have the forward's
@@ -799,6 +793,7 @@ fn backward<T: Float + Send + Sync, O: Offset>(
     offsets: &[O],
     grad: &mut [T],
 ) {
+    let out_plane = plan.out_height() * plan.out_width();
     // Bands of input rows would share the rows of overlapping windows; split
     // by planes only, so that no two threads write one cell.
     for_each_plane(
@@ -806,25 +801,15 @@ fn backward<T: Float + Send + Sync, O: Offset>(
         grad,
         plan.in_height(),
         false,
-        backward_plane(plan, offsets),
+        |plane, delta, _, grad| {
+            let offsets = &offsets[plane * out_plane..(plane + 1) * out_plane];
+            if plan.rows.disjoint() && plan.cols.disjoint() {
+                backward_disjoint(plan, delta, offsets, grad);
+            } else {
+                backward_overlapping(plan, delta, offsets, grad);
+            }
+        },
     );
-}
-
-/// The backward of one plane, as [`for_each_plane`] and [`collect_planes`]
-/// run it.
-fn backward_plane<'a, T: Float, O: Offset>(
-    plan: &'a Plan,
-    offsets: &'a [O],
-) -> impl Fn(usize, &[T], Range<usize>, &mut [T]) + Sync + 'a {
-    let out_plane = plan.out_height() * plan.out_width();
-    move |plane, delta, _, grad| {
-        let offsets = &offsets[plane * out_plane..(plane + 1) * out_plane];
-        if plan.rows.disjoint() && plan.cols.disjoint() {
-            backward_disjoint(plan, delta, offsets, grad);
-        } else {
-            backward_overlapping(plan, delta, offsets, grad);
-        }
-    }
 }
 
 /// Windows that share no cell. Full 2x2 windows with stride 2 write every

@@ -10,7 +10,7 @@ use crate::PoolError;
 use crate::element::MeanElement;
 use crate::geometry::{AxisPlan, AxisWindow, MeanDivisor, Plan, Window2d, output_shape};
 use crate::layout::{check_shape, shape4, with_standard_layout};
-use crate::parallel::{collect_planes, for_each_plane};
+use crate::parallel::for_each_plane;
 use crate::phases::Phases;
 
 /// Mean pooling forward: the sum of every window's real input cells divided
@@ -47,17 +47,10 @@ pub fn mean_pool2d<T: MeanElement>(
     window: &Window2d,
     divisor: MeanDivisor,
 ) -> Result<Array4<T>, PoolError> {
-    let input_shape = shape4(x);
-    let plan = window.plan(input_shape[2], input_shape[3])?;
-    let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
-    T::owned_in_accumulator(&[x], |x| {
-        Ok(collect_planes(
-            x[0],
-            shape,
-            true,
-            forward_plane(&plan, divisor),
-        ))
-    })
+    let shape = window.output_shape(shape4(x))?;
+    let mut output = Array4::zeros(shape);
+    mean_pool2d_into(x, window, divisor, &mut output)?;
+    Ok(output)
 }
 
 /// [`mean_pool2d`] into `out`, which must have the output shape.
@@ -103,13 +96,9 @@ pub(crate) fn mean_plan_into<T: Float + Send + Sync>(
     let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
     check_shape("output", out, shape)?;
     with_standard_layout(out, |out| {
-        for_each_plane(
-            x,
-            out,
-            plan.out_height(),
-            true,
-            forward_plane(plan, divisor),
-        );
+        for_each_plane(x, out, plan.out_height(), true, |_, input, rows, out| {
+            forward_band(plan, divisor, input, rows, out);
+        });
     });
     Ok(())
 }
@@ -153,14 +142,10 @@ pub fn mean_pool2d_backward<T: MeanElement>(
     window: &Window2d,
     divisor: MeanDivisor,
 ) -> Result<Array4<T>, PoolError> {
-    let plan = window.plan(input_shape[2], input_shape[3])?;
-    let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
-    check_shape("delta", delta, shape)?;
-    let gather = Gather::new(&plan);
-    T::owned_in_accumulator(&[delta], |delta| {
-        let work = backward_plane(&plan, divisor, gather.as_ref());
-        Ok(collect_planes(delta[0], input_shape, false, work))
-    })
+    window.output_shape(input_shape)?;
+    let mut grad = Array4::zeros(input_shape);
+    mean_pool2d_backward_into(delta, window, divisor, &mut grad)?;
+    Ok(grad)
 }
 
 /// [`mean_pool2d_backward`] into `grad`, whose shape is the forward's input
@@ -210,37 +195,17 @@ pub(crate) fn mean_backward_plan_into<T: Float + Send + Sync>(
     with_standard_layout(grad, |grad| {
         // By planes only: bands of input rows would share overlapping windows.
         let gather = Gather::new(plan);
-        let work = backward_plane(plan, divisor, gather.as_ref());
-        for_each_plane(delta, grad, plan.in_height(), false, work);
+        for_each_plane(delta, grad, plan.in_height(), false, |_, delta, _, grad| {
+            if plan.rows.disjoint() && plan.cols.disjoint() {
+                backward_disjoint(plan, divisor, delta, grad);
+            } else if let Some(gather) = &gather {
+                gather.backward(plan, divisor, delta, grad);
+            } else {
+                backward_overlapping(plan, divisor, delta, grad);
+            }
+        });
     });
     Ok(())
-}
-
-/// The forward of one plane's output rows, as [`for_each_plane`] and
-/// [`collect_planes`] run it.
-fn forward_plane<T: Float>(
-    plan: &Plan,
-    divisor: MeanDivisor,
-) -> impl Fn(usize, &[T], Range<usize>, &mut [T]) + Sync + '_ {
-    move |_, input, rows, out| forward_band(plan, divisor, input, rows, out)
-}
-
-/// The backward of one plane, as [`for_each_plane`] and [`collect_planes`]
-/// run it.
-fn backward_plane<'a, T: Float>(
-    plan: &'a Plan,
-    divisor: MeanDivisor,
-    gather: Option<&'a Gather>,
-) -> impl Fn(usize, &[T], Range<usize>, &mut [T]) + Sync + 'a {
-    move |_, delta, _, grad| {
-        if plan.rows.disjoint() && plan.cols.disjoint() {
-            backward_disjoint(plan, divisor, delta, grad);
-        } else if let Some(gather) = gather {
-            gather.backward(plan, divisor, delta, grad);
-        } else {
-            backward_overlapping(plan, divisor, delta, grad);
-        }
-    }
 }
 
 /// `n` as a float; counts beyond the type's range become infinity.

@@ -4,8 +4,7 @@
 
 use std::ops::Range;
 
-use ndarray::{Array4, ArrayRef, Ix4};
-use num_traits::Zero;
+use ndarray::{ArrayRef, Ix4};
 
 use crate::layout::{plane_slice, plane_view};
 
@@ -114,37 +113,6 @@ pub(crate) fn for_each_plane<T: Copy + Sync, A: Send>(
         bands_allowed,
         |plane, input, rows, out, _| work(plane, input, rows, out),
     );
-}
-
-/// A new `shape` array, every cell written by `work` plane by plane as
-/// [`for_each_plane`] would write it into a caller's array. When the call
-/// stays on one thread, each plane is written into a buffer that stays in
-/// cache and then appended, so the array is written once and never zeroed
-/// first.
-pub(crate) fn collect_planes<T: Copy + Sync, A: Copy + Zero + Send>(
-    x: &ArrayRef<T, Ix4>,
-    shape: [usize; 4],
-    bands_allowed: bool,
-    work: impl Fn(usize, &[T], Range<usize>, &mut [A]) + Sync,
-) -> Array4<A> {
-    let len = shape.iter().product();
-    let (planes, rows, plane_len) = (shape[0] * shape[1], shape[2], shape[2] * shape[3]);
-    let data = if threads(x.len().max(len)) > 1 || plane_len == 0 {
-        let mut data = vec![A::zero(); len];
-        for_each_plane(x, &mut data, rows, bands_allowed, work);
-        data
-    } else {
-        let channels = x.shape()[1];
-        let mut data = Vec::with_capacity(len);
-        let (mut plane, mut scratch) = (vec![A::zero(); plane_len], Vec::new());
-        for p in 0..planes {
-            let input = plane_slice(plane_view(x, p, channels), &mut scratch);
-            work(p, input, 0..rows, &mut plane);
-            data.extend_from_slice(&plane);
-        }
-        data
-    };
-    Array4::from_shape_vec(shape, data).expect("the data holds every cell of the shape")
 }
 
 #[cfg(feature = "rayon")]
