@@ -5,8 +5,8 @@
 //! cells (and which of the three won); a window's result is then the
 //! extreme of its rows' results. Consecutive window rows that share an
 //! input row (stride 2 over three rows shares one; stride 1 shares two)
-//! share its reduction. Windows clipped by padding are reduced one by one
-//! and combined with the rest.
+//! share its reduction. Windows clipped by padding are reduced a column at
+//! a time over every row of the run and combined with the rest.
 //!
 //! The result equals the reference's walk over the window in row-major
 //! order: of equal values the first wins in both, since a row's first
