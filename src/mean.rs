@@ -487,27 +487,14 @@ fn backward_overlapping<T: Float>(plan: &Plan, divisor: MeanDivisor, delta: &[T]
                 let span = cols.stride * (n - 1) + cols.dilation * (cols.size - 1) + 1;
                 let region = &mut grad_row[first..first + span];
                 let mid = &shares[interior.clone()];
-                if (cols.size, cols.stride, cols.dilation) == (3, 2, 1) {
-                    // 3 cells, stride 2: cell 2j + 1 is window j's alone;
-                    // cell 2j + 2 is window j's last and window j + 1's first
-                    region[0] = region[0] + mid[0];
-                    let pairs = region[1..].chunks_exact_mut(2);
-                    for ((pair, &share), &next) in pairs.zip(mid).zip(&mid[1..]) {
-                        pair[0] = pair[0] + share;
-                        pair[1] = pair[1] + share + next;
+                phases.load(region, cols.stride);
+                for tap in (0..cols.size).rev() {
+                    let cells = phases.cells_mut(tap * cols.dilation, n);
+                    for (cell, &share) in cells.iter_mut().zip(mid) {
+                        *cell = *cell + share;
                     }
-                    region[2 * n - 1] = region[2 * n - 1] + mid[n - 1];
-                    region[2 * n] = region[2 * n] + mid[n - 1];
-                } else {
-                    phases.load(region, cols.stride);
-                    for tap in (0..cols.size).rev() {
-                        let cells = phases.cells_mut(tap * cols.dilation, n);
-                        for (cell, &share) in cells.iter_mut().zip(mid) {
-                            *cell = *cell + share;
-                        }
-                    }
-                    phases.store(region);
                 }
+                phases.store(region);
             }
             add_windows(grad_row, interior.end..out_width, &shares);
         }
