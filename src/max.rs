@@ -725,6 +725,9 @@ fn pairs<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool, const EXACT:
     let n = out.len();
     let (top, bottom) = (&top[..2 * n], &bottom[..2 * n]);
     let mut nan = false;
+    if !EXACT {
+        return pairs_plain::<T, E, O, INDEX>(top, bottom, out, offsets);
+    }
     for j in 0..n {
         let mut best = top[2 * j];
         let mut best_tap = 0u32;
@@ -749,6 +752,52 @@ fn pairs<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool, const EXACT:
         }
     }
     nan && !EXACT
+}
+
+/// [`pairs`] without NaN: the first extreme of a window in window order is
+/// the first of its top pair's and its bottom pair's, a tree of three
+/// comparisons, each a vector max or min. Returns whether a cell was NaN.
+#[inline(always)]
+fn pairs_plain<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
+    top: &[T],
+    bottom: &[T],
+    out: &mut [T],
+    offsets: &mut [O],
+) -> bool {
+    let window = |t: &[T], b: &[T]| {
+        let (upper, upper_tap) = if E::beats(t[1], t[0]) {
+            (t[1], 1u8)
+        } else {
+            (t[0], 0)
+        };
+        let (lower, lower_tap) = if E::beats(b[1], b[0]) {
+            (b[1], 3u8)
+        } else {
+            (b[0], 2)
+        };
+        if E::beats(lower, upper) {
+            (lower, lower_tap)
+        } else {
+            (upper, upper_tap)
+        }
+    };
+    let nan_in = |t: &[T], b: &[T]| t[0].is_nan() | t[1].is_nan() | b[0].is_nan() | b[1].is_nan();
+    let mut nan = false;
+    let (top, bottom) = (top.chunks_exact(2), bottom.chunks_exact(2));
+    if INDEX {
+        for (((o, f), t), b) in out.iter_mut().zip(offsets).zip(top).zip(bottom) {
+            nan |= nan_in(t, b);
+            let (value, tap) = window(t, b);
+            *o = value;
+            *f = O::from_usize(tap as usize);
+        }
+    } else {
+        for ((o, t), b) in out.iter_mut().zip(top).zip(bottom) {
+            nan |= nan_in(t, b);
+            *o = window(t, b).0;
+        }
+    }
+    nan
 }
 
 /// The windows of one output row outside `interior`, one by one.
