@@ -1,5 +1,5 @@
 #![doc = include_str!("../README.md")]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod adaptive;
@@ -7,6 +7,7 @@ mod argmax;
 mod element;
 mod error;
 mod geometry;
+mod isa;
 mod layout;
 mod lp;
 mod max;

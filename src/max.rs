@@ -614,7 +614,8 @@ fn row_by_row<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
             if pattern_2x2s2 && row_window.taps == 2 {
                 let top = &input[row_window.start * width + first..];
                 let bottom = &input[(row_window.start + 1) * width + first..];
-                if pairs::<T, E, O, INDEX, false>(top, bottom, out_mid, offset_mid) {
+                let plain = || pairs::<T, E, O, INDEX, false>(top, bottom, out_mid, offset_mid);
+                if crate::isa::wide(plain) {
                     pairs::<T, E, O, INDEX, true>(top, bottom, out_mid, offset_mid);
                 }
             } else {

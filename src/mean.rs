@@ -279,32 +279,27 @@ fn forward_band<T: Float>(
             } else {
                 mean_3_rows::<T, 2>(rows, mid_divisors, mid);
             }
-            for o in (0..interior.start).chain(interior.end..out_width) {
-                let window = &cols.windows[o];
-                let mut sum = T::zero();
-                for h in plan.rows.cells(row_window) {
-                    for &value in &input[h * width + window.start..][..window.taps] {
-                        sum = sum + value;
-                    }
-                }
-                out_row[o] = sum / divisors[o];
-            }
+            edge_means(plan, input, row_window, divisors, out_row);
             continue;
         }
-        out_row.fill(T::zero());
-        let pairs = pairs_2x2s2 && row_window.taps == 2;
-        if pairs {
+        if pairs_2x2s2 && row_window.taps == 2 {
             let first = plan.cols.windows[interior.start].start;
             let top = &input[row_window.start * width + first..][..2 * interior.len()];
             let bottom = &input[(row_window.start + 1) * width + first..][..2 * interior.len()];
-            let cells = top.chunks_exact(2).zip(bottom.chunks_exact(2));
-            for (sum, (top, bottom)) in out_row[interior.clone()].iter_mut().zip(cells) {
-                *sum = T::zero() + top[0] + top[1] + bottom[0] + bottom[1];
-            }
+            let divisors = divisors.get(plan, row_window, divisor);
+            mean_pairs(
+                top,
+                bottom,
+                &divisors[interior.clone()],
+                &mut out_row[interior.clone()],
+            );
+            edge_means(plan, input, row_window, divisors, out_row);
+            continue;
         }
+        out_row.fill(T::zero());
         for h in plan.rows.cells(row_window) {
             let row = &input[h * width..(h + 1) * width];
-            sum_row(&plan.cols, row, out_row, &mut phases, pairs);
+            sum_row(&plan.cols, row, out_row, &mut phases);
         }
         for (value, &d) in out_row
             .iter_mut()
@@ -315,6 +310,38 @@ fn forward_band<T: Float>(
     }
 }
 
+/// The windows of one output row outside the interior, one by one.
+fn edge_means<T: Float>(
+    plan: &Plan,
+    input: &[T],
+    row_window: &AxisWindow,
+    divisors: &[T],
+    out_row: &mut [T],
+) {
+    let (cols, width) = (&plan.cols, plan.in_width());
+    let interior = cols.interior();
+    for o in (0..interior.start).chain(interior.end..plan.out_width()) {
+        let window = &cols.windows[o];
+        let mut sum = T::zero();
+        for h in plan.rows.cells(row_window) {
+            for col in cols.cells(window) {
+                sum = sum + input[h * width + col];
+            }
+        }
+        out_row[o] = sum / divisors[o];
+    }
+}
+
+/// Full 2x2 windows, stride 2, over the rows `top` and `bottom`: each
+/// window's cells summed in window order and divided by its divisor.
+#[inline(never)]
+fn mean_pairs<T: Float>(top: &[T], bottom: &[T], divisors: &[T], out: &mut [T]) {
+    let cells = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+    for ((out, &divisor), (top, bottom)) in out.iter_mut().zip(divisors).zip(cells) {
+        *out = (T::zero() + top[0] + top[1] + bottom[0] + bottom[1]) / divisor;
+    }
+}
+
 /// Full windows of three rows and three columns, `S` apart: each window's
 /// cells summed in window order and divided by its divisor. Not inlined, so
 /// that the output is known not to alias the input and the loop vectorizes.
@@ -322,25 +349,19 @@ fn forward_band<T: Float>(
 fn mean_3_rows<T: Float, const S: usize>(rows: [&[T]; 3], divisors: &[T], out: &mut [T]) {
     let n = out.len();
     let rows = rows.map(|row| &row[..S * (n - 1) + 3]);
-    let divisors = &divisors[..n];
-    for j in 0..n {
+    for (j, (out, &divisor)) in out.iter_mut().zip(&divisors[..n]).enumerate() {
         let mut sum = T::zero();
         for row in rows {
-            sum = sum + row[S * j] + row[S * j + 1] + row[S * j + 2];
+            let cells = &row[S * j..S * j + 3];
+            sum = sum + cells[0] + cells[1] + cells[2];
         }
-        out[j] = sum / divisors[j];
+        *out = sum / divisor;
     }
 }
 
 /// Adds every window's cells in `row` to its running sum in `acc`, in window
 /// order.
-fn sum_row<T: Float>(
-    cols: &AxisPlan,
-    row: &[T],
-    acc: &mut [T],
-    phases: &mut Phases<T>,
-    interior_done: bool,
-) {
+fn sum_row<T: Float>(cols: &AxisPlan, row: &[T], acc: &mut [T], phases: &mut Phases<T>) {
     let interior = cols.interior();
     let general = |range: Range<usize>, acc: &mut [T]| {
         for o in range {
@@ -353,7 +374,7 @@ fn sum_row<T: Float>(
         }
     };
     general(0..interior.start, acc);
-    if !interior.is_empty() && !interior_done {
+    if !interior.is_empty() {
         let start = cols.windows[interior.start].start;
         let mid = &mut acc[interior.clone()];
         match (cols.size, cols.stride, cols.dilation) {

@@ -20,6 +20,7 @@ use std::cell::Cell;
 
 use crate::element::{Extremum, PoolElement};
 use crate::geometry::{AxisWindow, Plan};
+use crate::isa;
 
 /// Reductions of the input rows under a run of output rows: input row `r`
 /// of the run at `best[r * pitch..][..out_width]`, one value per output
@@ -149,6 +150,16 @@ fn reduce<T: PoolElement, E: Extremum, const INDEX: bool, const STRIDE: usize>(
     best: &mut [T],
     tap: &mut [u32],
 ) -> bool {
+    isa::wide(|| reduce_in::<T, E, INDEX, STRIDE>(row, best, tap))
+}
+
+/// The body of [`reduce`], inlined into each instruction set's copy.
+#[inline(always)]
+fn reduce_in<T: PoolElement, E: Extremum, const INDEX: bool, const STRIDE: usize>(
+    row: &[T],
+    best: &mut [T],
+    tap: &mut [u32],
+) -> bool {
     let n = best.len();
     let row = &row[..STRIDE * (n - 1) + 3];
     let tap = if INDEX { &mut tap[..n] } else { &mut [] };
@@ -207,6 +218,22 @@ fn edge<T: PoolElement, E: Extremum, const INDEX: bool, const TAPS: usize>(
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn combine<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
+    plan: &Plan,
+    windows: &[AxisWindow],
+    low: usize,
+    pitch: usize,
+    best: &[T],
+    tap: &[u32],
+    out: &mut [T],
+    offsets: &mut [O],
+) {
+    isa::wide(|| combine_in::<T, E, O, INDEX>(plan, windows, low, pitch, best, tap, out, offsets))
+}
+
+/// The body of [`combine`], inlined into each instruction set's copy.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn combine_in<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
     plan: &Plan,
     windows: &[AxisWindow],
     low: usize,
