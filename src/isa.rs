@@ -15,11 +15,16 @@
 //! first call keeps every kernel on the portable path; the test suite runs
 //! once each way, and both must give the same bits.
 
-/// Runs `kernel`, compiled for AVX-512 when the CPU has it.
+/// Loops shorter than this stay portable: sixteen-lane vectors leave most
+/// of a short row to the scalar remainder, four-lane ones little of it.
+const MIN_LEN: usize = 32;
+
+/// Runs `kernel`, compiled for AVX-512 when the CPU has it and its loop is
+/// `len` elements long or longer.
 #[inline(always)]
-pub(crate) fn wide<R>(kernel: impl FnOnce() -> R) -> R {
+pub(crate) fn wide<R>(len: usize, kernel: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
-    if avx512() {
+    if len >= MIN_LEN && avx512() {
         return x86::wide(kernel);
     }
     kernel()

@@ -614,8 +614,9 @@ fn row_by_row<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
             if pattern_2x2s2 && row_window.taps == 2 {
                 let top = &input[row_window.start * width + first..];
                 let bottom = &input[(row_window.start + 1) * width + first..];
+                let n = out_mid.len();
                 let plain = || pairs::<T, E, O, INDEX, false>(top, bottom, out_mid, offset_mid);
-                if crate::isa::wide(plain) {
+                if crate::isa::wide(n, plain) {
                     pairs::<T, E, O, INDEX, true>(top, bottom, out_mid, offset_mid);
                 }
             } else {

@@ -150,7 +150,9 @@ fn reduce<T: PoolElement, E: Extremum, const INDEX: bool, const STRIDE: usize>(
     best: &mut [T],
     tap: &mut [u32],
 ) -> bool {
-    isa::wide(|| reduce_in::<T, E, INDEX, STRIDE>(row, best, tap))
+    isa::wide(best.len(), || {
+        reduce_in::<T, E, INDEX, STRIDE>(row, best, tap)
+    })
 }
 
 /// The body of [`reduce`], inlined into each instruction set's copy.
@@ -227,7 +229,9 @@ fn combine<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX: b
     out: &mut [T],
     offsets: &mut [O],
 ) {
-    isa::wide(|| combine_in::<T, E, O, INDEX>(plan, windows, low, pitch, best, tap, out, offsets))
+    isa::wide(plan.out_width(), || {
+        combine_in::<T, E, O, INDEX>(plan, windows, low, pitch, best, tap, out, offsets)
+    })
 }
 
 /// The body of [`combine`], inlined into each instruction set's copy.
