@@ -88,6 +88,37 @@ fn wide_case() -> impl Strategy<Value = Case> {
         )
 }
 
+/// 2x2/stride-2 windows over rows 56 to 160 cells wide: full windows in a
+/// row number 27 to 80, on both sides of the length from which the kernels
+/// take their AVX-512 copies (where the CPU has it).
+fn long_pairs_case() -> impl Strategy<Value = Case> {
+    (
+        (1usize..3, 1usize..3, 2usize..7, 56usize..160),
+        (0usize..2, 0usize..2),
+        any::<bool>(),
+        any::<bool>(),
+        0usize..3,
+    )
+        .prop_flat_map(|((n, c, h, w), (ph, pw), ceil, special, layout)| {
+            let len = n * c * h * w;
+            (
+                proptest::collection::vec(any::<i8>(), len),
+                proptest::collection::vec(any::<i8>(), len),
+            )
+                .prop_map(move |(values, deltas)| Case {
+                    shape: [n, c, h, w],
+                    window: Window2d::new(2, 2)
+                        .with_padding((ph, pw))
+                        .with_ceil_mode(ceil),
+                    divisor: MeanDivisor::PaddedWindow,
+                    layout,
+                    values,
+                    special,
+                    deltas,
+                })
+        })
+}
+
 /// The geometries the kernels specialize (2x2 and 3x3, stride 1 and 2,
 /// padding 0 or 1), on widths around their edges, so that every fast path
 /// meets odd widths, last rows, padding and ceil mode.
@@ -463,6 +494,14 @@ proptest! {
     fn fast_paths_match_reference_on_wide_rows(case in wide_case()) {
         check_max::<f32>(&case)?;
         check_min::<f64>(&case)?;
+        check_mean::<f32>(&case)?;
+    }
+
+    #[test]
+    fn pairs_match_reference_on_long_rows(case in long_pairs_case()) {
+        check_max::<f32>(&case)?;
+        check_min::<f32>(&case)?;
+        check_max::<f64>(&case)?;
         check_mean::<f32>(&case)?;
     }
 }
