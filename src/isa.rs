@@ -3,11 +3,11 @@
 //! The default x86-64 target stops at SSE2. Where the CPU has AVX-512 (F,
 //! BW, VL and DQ), [`wide`] runs a kernel compiled a second time for it:
 //! 512-bit vectors hold sixteen `f32`, and compares yield mask registers, so
-//! the separable max, the argmax taps and the mean sums take fewer
-//! instructions. On the 2-core development machine this made the forward
-//! kernels 10–26 % faster (see the README's Performance section); AVX2
-//! alone gained nothing measurable, and the backward kernels were slower
-//! with it, so they stay portable.
+//! the separable 3-wide max and min, the 2x2 max and min and their argmax
+//! taps take fewer instructions. On the 2-core development machine this made
+//! those forwards 15–28 % faster (see the README's Performance section);
+//! AVX2 alone gained nothing measurable, mean gained nothing and the
+//! backward kernels were slower with it, so they stay portable.
 //!
 //! This module holds the crate's one `unsafe` block: calling a function
 //! compiled for features the CPU has been checked to have. Setting the

@@ -615,9 +615,9 @@ fn row_by_row<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
                 let top = &input[row_window.start * width + first..];
                 let bottom = &input[(row_window.start + 1) * width + first..];
                 let n = out_mid.len();
-                let plain = || pairs::<T, E, O, INDEX, false>(top, bottom, out_mid, offset_mid);
+                let plain = || pairs::<T, E, O, INDEX>(top, bottom, out_mid, offset_mid);
                 if crate::isa::wide(n, plain) {
-                    pairs::<T, E, O, INDEX, true>(top, bottom, out_mid, offset_mid);
+                    pairs_exact::<T, E, O, INDEX>(top, bottom, out_mid, offset_mid);
                 }
             } else {
                 let mut interior = |exact| {
@@ -715,52 +715,42 @@ fn interior<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool, const EXA
     nan && !EXACT
 }
 
-/// Full 2x2 windows, stride 2: both rows read in one pass, without the
-/// intermediate stores of [`interior`].
-#[inline(always)]
-fn pairs<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool, const EXACT: bool>(
+/// Full 2x2 windows, stride 2, by the reference's rule (NaN included): the
+/// rows [`pairs`] found NaN in.
+fn pairs_exact<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     top: &[T],
     bottom: &[T],
     out: &mut [T],
     offsets: &mut [O],
-) -> bool {
+) {
     let n = out.len();
     let (top, bottom) = (&top[..2 * n], &bottom[..2 * n]);
-    let mut nan = false;
-    if !EXACT {
-        return pairs_plain::<T, E, O, INDEX>(top, bottom, out, offsets);
-    }
     for j in 0..n {
         let mut best = top[2 * j];
         let mut best_tap = 0u32;
-        nan |= best.is_nan();
         for (tap, value) in [
             (1, top[2 * j + 1]),
             (2, bottom[2 * j]),
             (3, bottom[2 * j + 1]),
         ] {
-            let better = if EXACT {
-                E::wins(value, best)
-            } else {
-                nan |= value.is_nan();
-                E::beats(value, best)
-            };
-            best = if better { value } else { best };
-            best_tap = if better { tap } else { best_tap };
+            if E::wins(value, best) {
+                (best, best_tap) = (value, tap);
+            }
         }
         out[j] = best;
         if INDEX {
             offsets[j] = O::from_usize(best_tap as usize);
         }
     }
-    nan && !EXACT
 }
 
-/// [`pairs`] without NaN: the first extreme of a window in window order is
-/// the first of its top pair's and its bottom pair's, a tree of three
-/// comparisons, each a vector max or min. Returns whether a cell was NaN.
+/// Full 2x2 windows, stride 2: both rows read in one pass, without the
+/// intermediate stores of [`interior`]. Without NaN, the first extreme of a
+/// window in window order is the first of its top pair's and its bottom
+/// pair's: a tree of three comparisons, each a vector max or min. Returns
+/// whether a cell was NaN, in which case the row is not the reference's.
 #[inline(always)]
-fn pairs_plain<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
+fn pairs<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     top: &[T],
     bottom: &[T],
     out: &mut [T],
