@@ -5,9 +5,13 @@
 //! 512-bit vectors hold sixteen `f32`, and compares yield mask registers, so
 //! the separable 3-wide max and min, the 2x2 max and min and their argmax
 //! taps take fewer instructions. On the 2-core development machine this made
-//! those forwards 15–28 % faster (see the README's Performance section);
-//! AVX2 alone gained nothing measurable, mean gained nothing and the
-//! backward kernels were slower with it, so they stay portable.
+//! those forwards 15–28 % faster (see the README's Performance section).
+//! The 2x2 and 3x3 mean forwards gained 5–7 % once their sums were
+//! multiplied by an exact reciprocal where the divisor is a power of two
+//! and the 3x3 loop went in blocks of sixteen windows ([`wide_or`] picks
+//! that shape for AVX-512 and keeps the plain loop portable). AVX2 alone
+//! gained nothing measurable, and the backward kernels were slower with it,
+//! so they stay portable.
 //!
 //! This module holds the crate's one `unsafe` block: calling a function
 //! compiled for features the CPU has been checked to have. Setting the
@@ -28,6 +32,24 @@ pub(crate) fn wide<R>(len: usize, kernel: impl FnOnce() -> R) -> R {
         return x86::wide(kernel);
     }
     kernel()
+}
+
+/// Runs `wide` on `args`, compiled for AVX-512, when the CPU has it and the
+/// loop is `len` elements long or longer; else `portable`. For kernels whose
+/// best shape differs between sixteen lanes and four.
+#[inline(always)]
+pub(crate) fn wide_or<A, R>(
+    len: usize,
+    args: A,
+    wide: impl FnOnce(A) -> R,
+    portable: impl FnOnce(A) -> R,
+) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if len >= MIN_LEN && avx512() {
+        return x86::wide(|| wide(args));
+    }
+    let _ = wide;
+    portable(args)
 }
 
 /// Whether to take the AVX-512 path: the CPU has it and

@@ -9,6 +9,7 @@ use num_traits::Float;
 use crate::PoolError;
 use crate::element::MeanElement;
 use crate::geometry::{AxisPlan, AxisWindow, MeanDivisor, Plan, Window2d, output_shape};
+use crate::isa;
 use crate::layout::{check_shape, shape4, with_standard_layout};
 use crate::parallel::for_each_plane;
 use crate::phases::Phases;
@@ -213,11 +214,36 @@ pub(crate) fn to_float<T: Float>(n: usize) -> T {
     T::from(n).unwrap_or_else(T::infinity)
 }
 
+/// How the sums of one output row's full windows are divided: all of them
+/// by the same divisor.
+#[derive(Clone, Copy)]
+enum Divide<T> {
+    /// `sum / divisor`.
+    By(T),
+    /// `sum * reciprocal`, for a divisor that is a power of two: its
+    /// reciprocal is exact, and both round the same exact quotient, so the
+    /// bits are those of `/` in every range. A multiplication is several
+    /// times cheaper than a division.
+    Times(T),
+}
+
+impl<T: Float> Divide<T> {
+    fn new(divisor: usize) -> Self {
+        let d = to_float::<T>(divisor);
+        if divisor.is_power_of_two() && d.is_finite() {
+            Divide::Times(d.recip())
+        } else {
+            Divide::By(d)
+        }
+    }
+}
+
 /// The divisors of one output row, recomputed only when the row window
 /// changes what they depend on.
 struct RowDivisors<T> {
     key: Option<(usize, usize)>,
     values: Vec<T>,
+    interior: Option<Divide<T>>,
 }
 
 impl<T: Float> RowDivisors<T> {
@@ -225,10 +251,19 @@ impl<T: Float> RowDivisors<T> {
         RowDivisors {
             key: None,
             values: Vec::new(),
+            interior: None,
         }
     }
 
-    fn get(&mut self, plan: &Plan, row: &AxisWindow, divisor: MeanDivisor) -> &[T] {
+    /// Every window's divisor, and how the full windows' sums are divided
+    /// (`None` when the row has no full window).
+    #[inline]
+    fn get(
+        &mut self,
+        plan: &Plan,
+        row: &AxisWindow,
+        divisor: MeanDivisor,
+    ) -> (&[T], Option<Divide<T>>) {
         let key = (row.taps, row.padded_taps);
         if self.key != Some(key) {
             self.values.clear();
@@ -238,9 +273,18 @@ impl<T: Float> RowDivisors<T> {
                 .iter()
                 .map(|col| Plan::divisor(row, col, divisor));
             self.values.extend(divisors.map(to_float::<T>));
+            // full windows all have the divisor of the first
+            let interior = plan.cols.interior();
+            self.interior = (!interior.is_empty()).then(|| {
+                Divide::new(Plan::divisor(
+                    row,
+                    &plan.cols.windows[interior.start],
+                    divisor,
+                ))
+            });
             self.key = Some(key);
         }
-        &self.values
+        (&self.values, self.interior)
     }
 }
 
@@ -267,45 +311,44 @@ fn forward_band<T: Float>(
         .iter()
         .zip(out.chunks_exact_mut(out_width))
     {
-        if three_wide && row_window.taps == 3 {
-            // full windows: three rows summed and divided in one pass
-            let first = cols.windows[interior.start].start;
-            let step = plan.rows.dilation;
-            let rows = [0, 1, 2].map(|k| &input[(row_window.start + k * step) * width + first..]);
-            let divisors = divisors.get(plan, row_window, divisor);
-            let (mid, mid_divisors) = (&mut out_row[interior.clone()], &divisors[interior.clone()]);
-            if cols.stride == 1 {
-                mean_3_rows::<T, 1>(rows, mid_divisors, mid);
-            } else {
-                mean_3_rows::<T, 2>(rows, mid_divisors, mid);
+        let (row_divisors, full) = divisors.get(plan, row_window, divisor);
+        match full {
+            Some(full) if three_wide && row_window.taps == 3 => {
+                // full windows: three rows summed and divided in one pass
+                let first = cols.windows[interior.start].start;
+                let step = plan.rows.dilation;
+                let rows =
+                    [0, 1, 2].map(|k| &input[(row_window.start + k * step) * width + first..]);
+                let mid = &mut out_row[interior.clone()];
+                match (cols.stride, full) {
+                    (1, Divide::By(d)) => mean_3_rows::<T, 1>(rows, mid, move |sum| sum / d),
+                    (1, Divide::Times(f)) => mean_3_rows::<T, 1>(rows, mid, move |sum| sum * f),
+                    (_, Divide::By(d)) => mean_3_rows::<T, 2>(rows, mid, move |sum| sum / d),
+                    (_, Divide::Times(f)) => mean_3_rows::<T, 2>(rows, mid, move |sum| sum * f),
+                }
+                edge_means(plan, input, row_window, row_divisors, out_row);
             }
-            edge_means(plan, input, row_window, divisors, out_row);
-            continue;
-        }
-        if pairs_2x2s2 && row_window.taps == 2 {
-            let first = plan.cols.windows[interior.start].start;
-            let top = &input[row_window.start * width + first..][..2 * interior.len()];
-            let bottom = &input[(row_window.start + 1) * width + first..][..2 * interior.len()];
-            let divisors = divisors.get(plan, row_window, divisor);
-            mean_pairs(
-                top,
-                bottom,
-                &divisors[interior.clone()],
-                &mut out_row[interior.clone()],
-            );
-            edge_means(plan, input, row_window, divisors, out_row);
-            continue;
-        }
-        out_row.fill(T::zero());
-        for h in plan.rows.cells(row_window) {
-            let row = &input[h * width..(h + 1) * width];
-            sum_row(&plan.cols, row, out_row, &mut phases);
-        }
-        for (value, &d) in out_row
-            .iter_mut()
-            .zip(divisors.get(plan, row_window, divisor))
-        {
-            *value = *value / d;
+            Some(full) if pairs_2x2s2 && row_window.taps == 2 => {
+                let first = plan.cols.windows[interior.start].start;
+                let top = &input[row_window.start * width + first..][..2 * interior.len()];
+                let bottom = &input[(row_window.start + 1) * width + first..][..2 * interior.len()];
+                let mid = &mut out_row[interior.clone()];
+                match full {
+                    Divide::By(d) => mean_pairs(top, bottom, mid, move |sum| sum / d),
+                    Divide::Times(f) => mean_pairs(top, bottom, mid, move |sum| sum * f),
+                }
+                edge_means(plan, input, row_window, row_divisors, out_row);
+            }
+            _ => {
+                out_row.fill(T::zero());
+                for h in plan.rows.cells(row_window) {
+                    let row = &input[h * width..(h + 1) * width];
+                    sum_row(&plan.cols, row, out_row, &mut phases);
+                }
+                for (value, &d) in out_row.iter_mut().zip(row_divisors) {
+                    *value = *value / d;
+                }
+            }
         }
     }
 }
@@ -333,29 +376,84 @@ fn edge_means<T: Float>(
 }
 
 /// Full 2x2 windows, stride 2, over the rows `top` and `bottom`: each
-/// window's cells summed in window order and divided by its divisor.
+/// window's cells summed in window order, then divided by `divide`.
 #[inline(never)]
-fn mean_pairs<T: Float>(top: &[T], bottom: &[T], divisors: &[T], out: &mut [T]) {
+fn mean_pairs<T: Float>(top: &[T], bottom: &[T], out: &mut [T], divide: impl Fn(T) -> T) {
+    isa::wide(out.len(), || mean_pairs_in(top, bottom, out, divide))
+}
+
+/// The body of [`mean_pairs`], inlined into each instruction set's copy.
+#[inline(always)]
+fn mean_pairs_in<T: Float>(top: &[T], bottom: &[T], out: &mut [T], divide: impl Fn(T) -> T) {
     let cells = top.chunks_exact(2).zip(bottom.chunks_exact(2));
-    for ((out, &divisor), (top, bottom)) in out.iter_mut().zip(divisors).zip(cells) {
-        *out = (T::zero() + top[0] + top[1] + bottom[0] + bottom[1]) / divisor;
+    for (out, (top, bottom)) in out.iter_mut().zip(cells) {
+        *out = divide(T::zero() + top[0] + top[1] + bottom[0] + bottom[1]);
     }
 }
 
 /// Full windows of three rows and three columns, `S` apart: each window's
-/// cells summed in window order and divided by its divisor. Not inlined, so
+/// cells summed in window order, then divided by `divide`. Not inlined, so
 /// that the output is known not to alias the input and the loop vectorizes.
 #[inline(never)]
-fn mean_3_rows<T: Float, const S: usize>(rows: [&[T]; 3], divisors: &[T], out: &mut [T]) {
+fn mean_3_rows<T: Float, const S: usize>(rows: [&[T]; 3], out: &mut [T], divide: impl Fn(T) -> T) {
+    isa::wide_or(
+        out.len(),
+        out,
+        |out| mean_3_blocks::<T, S>(rows, out, &divide),
+        |out| mean_3_run::<T, S>(rows, 0, out, &divide),
+    )
+}
+
+/// [`mean_3_rows`] for sixteen-lane vectors: in blocks of sixteen windows,
+/// the last block overlapping the one before, so that no window is left to
+/// a scalar remainder. Each block is computed into a local array, which
+/// cannot alias the input, with one window more than it keeps: the
+/// vectorizer leaves the last iteration scalar, as its loads would reach
+/// past the window's last cell.
+#[inline(always)]
+fn mean_3_blocks<T: Float, const S: usize>(
+    rows: [&[T]; 3],
+    out: &mut [T],
+    divide: &impl Fn(T) -> T,
+) {
+    const LANES: usize = 16;
     let n = out.len();
-    let rows = rows.map(|row| &row[..S * (n - 1) + 3]);
-    for (j, (out, &divisor)) in out.iter_mut().zip(&divisors[..n]).enumerate() {
+    // the extra window reads S cells past the last window
+    let available = rows.iter().map(|row| row.len()).min().unwrap_or(0);
+    if n < LANES || S * n + 3 > available {
+        mean_3_run::<T, S>(rows, 0, out, divide);
+        return;
+    }
+    let mut done = 0;
+    while done < n {
+        let first = done.min(n - LANES);
+        let mut block = [T::zero(); LANES + 1];
+        mean_3_run::<T, S>(rows, S * first, &mut block, divide);
+        out[first..first + LANES].copy_from_slice(&block[..LANES]);
+        done = first + LANES;
+    }
+}
+
+/// The windows of `out`, the first starting `start` cells into each row.
+#[inline(always)]
+fn mean_3_run<T: Float, const S: usize>(
+    [r0, r1, r2]: [&[T]; 3],
+    start: usize,
+    out: &mut [T],
+    divide: &impl Fn(T) -> T,
+) {
+    let len = S * (out.len() - 1) + 3;
+    let (r0, r1, r2) = (
+        &r0[start..][..len],
+        &r1[start..][..len],
+        &r2[start..][..len],
+    );
+    for (j, out) in out.iter_mut().enumerate() {
         let mut sum = T::zero();
-        for row in rows {
-            let cells = &row[S * j..S * j + 3];
-            sum = sum + cells[0] + cells[1] + cells[2];
+        for row in [r0, r1, r2] {
+            sum = sum + row[S * j] + row[S * j + 1] + row[S * j + 2];
         }
-        *out = sum / divisor;
+        *out = divide(sum);
     }
 }
 
@@ -427,7 +525,7 @@ fn backward_disjoint<T: Float>(plan: &Plan, divisor: MeanDivisor, delta: &[T], g
         for ((share, &d), &div) in shares
             .iter_mut()
             .zip(delta_row)
-            .zip(divisors.get(plan, row_window, divisor))
+            .zip(divisors.get(plan, row_window, divisor).0)
         {
             // as added to a zeroed gradient: -0 becomes +0
             *share = T::zero() + d / div;
@@ -490,7 +588,7 @@ fn backward_overlapping<T: Float>(plan: &Plan, divisor: MeanDivisor, delta: &[T]
         for ((share, &d), &div) in shares
             .iter_mut()
             .zip(delta_row)
-            .zip(divisors.get(plan, row_window, divisor))
+            .zip(divisors.get(plan, row_window, divisor).0)
         {
             *share = d / div;
         }
@@ -608,7 +706,7 @@ impl Gather {
         // after it, since a sum that starts at +0 is never -0
         let mut shares = Vec::with_capacity(delta.len());
         for (row_window, delta_row) in plan.rows.windows.iter().zip(delta.chunks_exact(out_width)) {
-            let divisors = divisors.get(plan, row_window, divisor);
+            let (divisors, _) = divisors.get(plan, row_window, divisor);
             let row = delta_row.iter().zip(divisors);
             shares.extend(row.map(|(&d, &div)| T::zero() + d / div));
         }

@@ -119,6 +119,47 @@ fn long_pairs_case() -> impl Strategy<Value = Case> {
         })
 }
 
+/// Windows three columns wide at stride 1 or 2 over rows 12 to 180 cells
+/// wide: full windows in a row number about 5 to 90, so that the mean
+/// kernel's blocks of sixteen windows (on AVX-512) meet rows shorter than a
+/// block, rows ending inside a block and the input's last rows; divisors
+/// include powers of two, which the kernels multiply by.
+fn long_triples_case() -> impl Strategy<Value = Case> {
+    (
+        (1usize..3, 1usize..3, 3usize..8, 12usize..180),
+        (1usize..4, 1usize..3),
+        (0usize..2, 0usize..2),
+        any::<bool>(),
+        any::<bool>(),
+        (0usize..3, 0usize..4),
+    )
+        .prop_flat_map(
+            |((n, c, h, w), (size_h, stride), (ph, pw), ceil, special, (layout, divisor))| {
+                let len = n * c * h * w;
+                (
+                    proptest::collection::vec(any::<i8>(), len),
+                    proptest::collection::vec(any::<i8>(), len),
+                )
+                    .prop_map(move |(values, deltas)| Case {
+                        shape: [n, c, h, w],
+                        window: Window2d::new((size_h, 3), (2, stride))
+                            .with_padding((ph.min(size_h / 2), pw))
+                            .with_ceil_mode(ceil),
+                        divisor: match divisor {
+                            0 => MeanDivisor::PaddedWindow,
+                            1 => MeanDivisor::RealCells,
+                            2 => MeanDivisor::Fixed(NonZeroUsize::new(4).unwrap()),
+                            _ => MeanDivisor::Fixed(NonZeroUsize::new(1 << 20).unwrap()),
+                        },
+                        layout,
+                        values,
+                        special,
+                        deltas,
+                    })
+            },
+        )
+}
+
 /// The geometries the kernels specialize (2x2 and 3x3, stride 1 and 2,
 /// padding 0 or 1), on widths around their edges, so that every fast path
 /// meets odd widths, last rows, padding and ceil mode.
@@ -498,10 +539,61 @@ proptest! {
     }
 
     #[test]
+    fn triples_mean_matches_reference_on_long_rows(case in long_triples_case()) {
+        check_mean::<f32>(&case)?;
+        check_mean::<f64>(&case)?;
+    }
+
+    #[test]
     fn pairs_match_reference_on_long_rows(case in long_pairs_case()) {
         check_max::<f32>(&case)?;
         check_min::<f32>(&case)?;
         check_max::<f64>(&case)?;
         check_mean::<f32>(&case)?;
+    }
+}
+
+/// Mean over `bits` read as floats, against the reference, with and without
+/// `_into`.
+fn check_mean_bits<T: MeanElement + PoolElement + std::fmt::Debug>(
+    x: Array4<T>,
+    window: &Window2d,
+    divisor: MeanDivisor,
+) -> Result<(), TestCaseError> {
+    let expected = common::mean_forward(x.view(), window, divisor).unwrap();
+    let got = mean_pool2d(&x, window, divisor).unwrap();
+    prop_assert!(common::same(&expected, &got), "{expected:?} vs {got:?}");
+    let mut out = Array4::from_elem(got.raw_dim(), T::nan());
+    mean_pool2d_into(&x, window, divisor, &mut out).unwrap();
+    prop_assert!(common::same(&expected, &out), "into {out:?}");
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Divisors that are powers of two are taken by multiplying with their
+    /// reciprocal: over any bits (subnormal sums, huge sums, NaN and
+    /// infinity), the result is still the bits of dividing.
+    #[test]
+    fn mean_by_powers_of_two_matches_division_on_any_bits(
+        (h, w) in (2usize..7, 40usize..140),
+        bits in proptest::collection::vec(any::<u64>(), 7 * 140),
+        three in any::<bool>(),
+        shift in 0u32..40,
+    ) {
+        let window = if three {
+            Window2d::new(3, 2).with_padding(1)
+        } else {
+            Window2d::new(2, 2)
+        };
+        for divisor in [MeanDivisor::PaddedWindow, MeanDivisor::Fixed(NonZeroUsize::new(1 << shift).unwrap())] {
+            let singles = bits.iter().map(|&b| f32::from_bits(b as u32));
+            let x = Array4::from_shape_vec((1, 1, h, w), singles.take(h * w).collect()).unwrap();
+            check_mean_bits(x, &window, divisor)?;
+            let doubles = bits.iter().map(|&b| f64::from_bits(b));
+            let x = Array4::from_shape_vec((1, 1, h, w), doubles.take(h * w).collect()).unwrap();
+            check_mean_bits(x, &window, divisor)?;
+        }
     }
 }
