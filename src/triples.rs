@@ -27,7 +27,9 @@ use crate::isa;
 /// column.
 pub(crate) struct Triples<T> {
     best: Vec<T>,
-    tap: Vec<u32>,
+    /// Which of a row's three cells won (0, 1 or 2), a byte each: the
+    /// kernels store and reload a quarter of what `u32` taps cost them.
+    tap: Vec<u8>,
 }
 
 thread_local! {
@@ -148,7 +150,7 @@ impl<T: PoolElement> Triples<T> {
 fn reduce<T: PoolElement, E: Extremum, const INDEX: bool, const STRIDE: usize>(
     row: &[T],
     best: &mut [T],
-    tap: &mut [u32],
+    tap: &mut [u8],
 ) -> bool {
     isa::wide(best.len(), || {
         reduce_in::<T, E, INDEX, STRIDE>(row, best, tap)
@@ -160,7 +162,7 @@ fn reduce<T: PoolElement, E: Extremum, const INDEX: bool, const STRIDE: usize>(
 fn reduce_in<T: PoolElement, E: Extremum, const INDEX: bool, const STRIDE: usize>(
     row: &[T],
     best: &mut [T],
-    tap: &mut [u32],
+    tap: &mut [u8],
 ) -> bool {
     let n = best.len();
     let row = &row[..STRIDE * (n - 1) + 3];
@@ -194,7 +196,7 @@ fn edge<T: PoolElement, E: Extremum, const INDEX: bool, const TAPS: usize>(
     width: usize,
     rows: usize,
     best: &mut [T],
-    tap: &mut [u32],
+    tap: &mut [u8],
     pitch: usize,
 ) -> bool {
     let mut nan = false;
@@ -204,7 +206,7 @@ fn edge<T: PoolElement, E: Extremum, const INDEX: bool, const TAPS: usize>(
         for (k, &value) in cells.iter().enumerate() {
             nan |= value.is_nan();
             if E::beats(value, b) {
-                (b, t) = (value, k as u32);
+                (b, t) = (value, k as u8);
             }
         }
         best[r * pitch] = b;
@@ -225,7 +227,7 @@ fn combine<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX: b
     low: usize,
     pitch: usize,
     best: &[T],
-    tap: &[u32],
+    tap: &[u8],
     out: &mut [T],
     offsets: &mut [O],
 ) {
@@ -243,7 +245,7 @@ fn combine_in<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX
     low: usize,
     pitch: usize,
     best: &[T],
-    tap: &[u32],
+    tap: &[u8],
     out: &mut [T],
     offsets: &mut [O],
 ) {
