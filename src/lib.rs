@@ -16,7 +16,7 @@ mod nhwc;
 mod parallel;
 mod phases;
 mod pool;
-mod triples;
+mod separable;
 mod unpool;
 
 pub use adaptive::{

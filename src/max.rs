@@ -1,11 +1,12 @@
 //! Max pooling: forward with or without argmax, and backward by the argmax.
 //!
-//! Windows three columns wide take the separable kernels of
-//! [`crate::triples`]. Other kernels work a row at a time: each input row of
-//! a window row is reduced into the output row, which stays in L1 cache.
-//! Full windows in the middle of a row take a loop specialized for 2x2,
-//! stride 2, or the stride-phase loop; windows clipped by padding take the
-//! general loop.
+//! 2x2 windows at stride 2 take a kernel of their own, a row at a time
+//! ([`pairs`]); other windows the separable kernels of
+//! [`crate::separable`]. When a row holds NaN, its output rows are taken
+//! again a row at a time by the exact loops: each input row of a window row
+//! is reduced into the output row, which stays in L1 cache, full windows in
+//! the middle of a row by the stride-phase loop and windows clipped by
+//! padding by the general loop.
 
 use std::ops::Range;
 
@@ -15,13 +16,13 @@ use num_traits::Float;
 use crate::PoolError;
 use crate::argmax::{Argmax, CellTable, Offset, Offsets};
 use crate::element::{Extremum, Largest, PoolElement, Smallest};
-use crate::geometry::{AxisWindow, Plan, Window2d, output_shape};
+use crate::geometry::{AxisPlan, AxisWindow, Plan, Window2d, output_shape};
 use crate::layout::{
     check_shape, plane_len, planes, shape4, standard_slice_mut, with_standard_layout,
 };
 use crate::parallel::{for_each_plane, for_each_plane_band};
 use crate::phases::Phases;
-use crate::triples::Triples;
+use crate::separable::Separable;
 
 /// Max pooling forward: the largest value of every window and its argmax.
 ///
@@ -543,8 +544,14 @@ fn forward<T: PoolElement, E: Extremum, O: Offset>(
     );
 }
 
-/// Output rows `rows` of one plane: windows three columns wide by
-/// [`Triples`], others a row at a time by [`row_by_row`].
+/// Whether an axis's windows are two cells at stride 2, undilated.
+fn dense(axis: &AxisPlan) -> bool {
+    axis.size == 2 && axis.stride == 2 && axis.dilation == 1
+}
+
+/// Output rows `rows` of one plane: 2x2 windows at stride 2 (and windows
+/// more than 256 columns wide) a row at a time by [`row_by_row`], others by
+/// [`Separable`].
 fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     plan: &Plan,
     input: &[T],
@@ -552,20 +559,20 @@ fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     out: &mut [T],
     offsets: &mut [O],
 ) {
-    if !Triples::<T>::suits(plan) {
+    if (dense(&plan.rows) && dense(&plan.cols)) || !Separable::<T>::suits(plan) {
         return row_by_row::<T, E, O, INDEX>(plan, input, rows, out, offsets, false);
     }
     let out_width = plan.out_width();
-    let run = Triples::<T>::run_length(plan);
+    let run = Separable::<T>::run_length(plan);
     let windows = &plan.rows.windows[rows.clone()];
-    Triples::with(|triples| {
+    Separable::with(|separable| {
         for (k, chunk) in windows.chunks(run).enumerate() {
             let span = k * run * out_width..(k * run + chunk.len()) * out_width;
             let (out, offsets) = (
                 &mut out[span.clone()],
                 if INDEX { &mut offsets[span] } else { &mut [] },
             );
-            if triples.rows::<E, O, INDEX>(plan, input, chunk, out, offsets) {
+            if separable.rows::<E, O, INDEX>(plan, input, chunk, out, offsets) {
                 // a row holding NaN: these output rows again, exactly
                 let first = rows.start + k * run;
                 let rows = first..first + chunk.len();
@@ -590,8 +597,6 @@ fn row_by_row<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     let mut phases = Phases::new();
     let mut taps = Vec::new();
     let interior_cols = plan.cols.interior();
-    let dense =
-        |axis: &crate::geometry::AxisPlan| axis.size == 2 && axis.stride == 2 && axis.dilation == 1;
     let pattern_2x2s2 = !exact && dense(&plan.rows) && dense(&plan.cols);
     for (i, row_window) in plan.rows.windows[rows].iter().enumerate() {
         let out_row = &mut out[i * out_width..(i + 1) * out_width];
@@ -860,8 +865,6 @@ fn backward_disjoint<T: Float, O: Offset>(plan: &Plan, delta: &[T], offsets: &[O
     let (width, out_width) = (plan.in_width(), plan.out_width());
     let table = CellTable::new(plan);
     let interior = plan.cols.interior();
-    let dense =
-        |axis: &crate::geometry::AxisPlan| axis.size == 2 && axis.stride == 2 && axis.dilation == 1;
     let pattern_2x2s2 = dense(&plan.rows) && dense(&plan.cols) && !interior.is_empty();
     let mut next_row = 0;
     for ((row_window, delta_row), offset_row) in plan

@@ -7,6 +7,10 @@
 //! windows' cells then form one contiguous slice, and a loop over windows
 //! vectorizes.
 
+/// Rows split into this many pairs or more take the AVX-512 copy of the
+/// split, where the CPU has it.
+const LONG: usize = 256;
+
 /// Reusable buffers for the phases of one row.
 pub(crate) struct Phases<T> {
     buffers: Vec<Vec<T>>,
@@ -65,14 +69,26 @@ impl<T: Copy> Phases<T> {
                 if let [last] = pairs.remainder() {
                     evens[row.len() / 2] = *last;
                 }
-                for ((even, odd), pair) in evens.iter_mut().zip(odds.iter_mut()).zip(pairs) {
-                    *even = pair[0];
-                    *odd = pair[1];
+                let n = row.len() / 2;
+                // sixteen-lane vectors pay on long runs (the separable
+                // kernels' many rows at once), not on one row of a few
+                // dozen windows, which they leave mostly to the remainder
+                if n >= LONG {
+                    let (evens, odds) = (&mut evens[..n], &mut odds[..n]);
+                    crate::isa::wide(n, || deinterleave(&row[..2 * n], evens, odds));
+                } else {
+                    for ((even, odd), pair) in evens.iter_mut().zip(odds.iter_mut()).zip(pairs) {
+                        *even = pair[0];
+                        *odd = pair[1];
+                    }
                 }
             } else {
+                let whole = row.len() / stride;
                 for (phase, buffer) in self.buffers.iter_mut().enumerate() {
                     buffer.clear();
-                    buffer.extend(row.iter().skip(phase).step_by(stride));
+                    let cells = row.chunks_exact(stride).map(|chunk| chunk[phase]);
+                    buffer.extend(cells);
+                    buffer.extend(row.get(whole * stride + phase));
                 }
             }
         }
@@ -121,6 +137,18 @@ impl<T: Copy> Phases<T> {
                 }
             }
         }
+    }
+}
+
+/// `evens[j] = row[2j]`, `odds[j] = row[2j + 1]`; inlined into each
+/// instruction set's copy.
+#[inline(always)]
+fn deinterleave<T: Copy>(row: &[T], evens: &mut [T], odds: &mut [T]) {
+    let n = evens.len();
+    let (row, odds) = (&row[..2 * n], &mut odds[..n]);
+    for j in 0..n {
+        evens[j] = row[2 * j];
+        odds[j] = row[2 * j + 1];
     }
 }
 

@@ -160,6 +160,44 @@ fn long_triples_case() -> impl Strategy<Value = Case> {
         )
 }
 
+/// Any window up to 7x7 over rows 40 to 200 cells wide and up to 14 tall:
+/// the separable max kernels on rows long enough for their AVX-512 copies,
+/// with and without whole-row runs (widths that are and are not multiples
+/// of the stride), windows up to three rows tall and taller, dilation on
+/// either axis, padding and ceil mode.
+fn long_separable_case() -> impl Strategy<Value = Case> {
+    (
+        (1usize..3, 1usize..3, 4usize..15, 40usize..200),
+        ((1usize..8, 1usize..8), (1usize..4, 1usize..4)),
+        (1usize..3, 1usize..4),
+        (0usize..3, 0usize..3),
+        any::<bool>(),
+        any::<bool>(),
+        0usize..3,
+    )
+        .prop_flat_map(
+            |((n, c, h, w), (size, stride), dilation, (ph, pw), ceil, special, layout)| {
+                let len = n * c * h * w;
+                (
+                    proptest::collection::vec(any::<i8>(), len),
+                    proptest::collection::vec(any::<i8>(), len),
+                )
+                    .prop_map(move |(values, deltas)| Case {
+                        shape: [n, c, h, w],
+                        window: Window2d::new(size, stride)
+                            .with_padding((ph.min(size.0 / 2), pw.min(size.1 / 2)))
+                            .with_dilation(dilation)
+                            .with_ceil_mode(ceil),
+                        divisor: MeanDivisor::PaddedWindow,
+                        layout,
+                        values,
+                        special,
+                        deltas,
+                    })
+            },
+        )
+}
+
 /// The geometries the kernels specialize (2x2 and 3x3, stride 1 and 2,
 /// padding 0 or 1), on widths around their edges, so that every fast path
 /// meets odd widths, last rows, padding and ceil mode.
@@ -542,6 +580,13 @@ proptest! {
     fn triples_mean_matches_reference_on_long_rows(case in long_triples_case()) {
         check_mean::<f32>(&case)?;
         check_mean::<f64>(&case)?;
+    }
+
+    #[test]
+    fn separable_max_matches_reference_on_long_rows(case in long_separable_case()) {
+        check_max::<f32>(&case)?;
+        check_min::<f32>(&case)?;
+        check_max::<f64>(&case)?;
     }
 
     #[test]

@@ -1,0 +1,449 @@
+//! Separable max and min: each input row reduced once, then the rows
+//! combined.
+//!
+//! Each input row is reduced to the extreme of every window's cells in that
+//! row (and which of them won); a window's result is then the extreme of its
+//! rows' results. Output rows whose windows share input rows (any row
+//! stride smaller than the window's height) share their reductions. When the
+//! windows fit a whole number of times in a row, the full windows of all
+//! rows of a run are reduced in one pass, without a loop per row. Windows
+//! three columns wide at stride 1 or 2 take a loop of strided loads; others
+//! split the run into its stride phases once, then take one contiguous pass
+//! per column tap. Windows clipped by padding are reduced a column at a
+//! time over every row of the run.
+//!
+//! The result equals the reference's walk over the window in row-major
+//! order: of equal values the first wins in both, since a row's first
+//! winning cell is the first in that row, and the first row holding the
+//! window's extreme holds its first winning cell. That holds for any order
+//! without NaN; when a row holds NaN, the caller takes the output rows
+//! again by the exact loop.
+
+use std::any::Any;
+use std::cell::Cell;
+
+use crate::element::{Extremum, PoolElement};
+use crate::geometry::{AxisWindow, Plan};
+use crate::isa;
+use crate::phases::Phases;
+
+/// Reductions of the input rows under a run of output rows: input row `r`
+/// of the run at `best[r * pitch..][..out_width]`, one value per output
+/// column.
+pub(crate) struct Separable<T> {
+    best: Vec<T>,
+    /// Which of a row's cells won (its column tap), a byte each: the
+    /// kernels store and reload a quarter of what `u32` taps cost them.
+    tap: Vec<u8>,
+    phases: Phases<T>,
+}
+
+thread_local! {
+    /// The calling thread's last [`Separable`], of whatever element type, so
+    /// that planes after the first find their buffers allocated.
+    static KEPT: Cell<Option<Box<dyn Any>>> = const { Cell::new(None) };
+}
+
+impl<T: PoolElement> Separable<T> {
+    /// Runs `f` with this thread's buffers for element type `T`.
+    pub fn with<R>(f: impl FnOnce(&mut Separable<T>) -> R) -> R {
+        let kept = KEPT
+            .take()
+            .and_then(|kept| kept.downcast::<Separable<T>>().ok());
+        let mut separable = kept.unwrap_or_else(|| {
+            Box::new(Separable {
+                best: Vec::new(),
+                tap: Vec::new(),
+                phases: Phases::new(),
+            })
+        });
+        let result = f(&mut separable);
+        KEPT.set(Some(separable));
+        result
+    }
+
+    /// Whether `plan`'s windows suit [`rows`](Self::rows): regular windows
+    /// (not adaptive ones), whose column taps fit a byte.
+    pub fn suits(plan: &Plan) -> bool {
+        plan.rows.stride != 0 && plan.cols.stride != 0 && plan.cols.size <= 256
+    }
+
+    /// How many consecutive output rows [`rows`](Self::rows) takes at once:
+    /// about 8 K row reductions (a run of 3x3 windows at stride 2 on rows
+    /// 112 wide covers 73 output rows).
+    pub fn run_length(plan: &Plan) -> usize {
+        let per_row = plan.in_width().div_ceil(plan.cols.stride) * plan.rows.stride;
+        (8 * 1024 / per_row.max(1)).max(1)
+    }
+
+    /// The extreme of every window of the output rows `windows` (consecutive
+    /// row windows of `plan`) over `input`, a plane; with `INDEX`, each
+    /// winner's offset in its window (`row tap * width + column tap`, taps
+    /// counted from the window's first real cell). Returns whether a row
+    /// held NaN, in which case `out` and `offsets` are not the reference's.
+    pub fn rows<E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
+        &mut self,
+        plan: &Plan,
+        input: &[T],
+        windows: &[AxisWindow],
+        out: &mut [T],
+        offsets: &mut [O],
+    ) -> bool {
+        let (cols, width, out_width) = (&plan.cols, plan.in_width(), plan.out_width());
+        // with dilation and padding, window rows need not start in order
+        let low = windows.iter().map(|w| w.start).min();
+        let high = windows.iter().map(|w| plan.rows.last_cell(w) + 1).max();
+        let (Some(low), Some(high)) = (low, high) else {
+            return false;
+        };
+        let interior = cols.interior();
+        // with a whole number of windows per input row, the full windows of
+        // all rows form one run, `width / stride` apart from row to row, and
+        // each row's spare places hold its windows clipped by padding
+        let flat = width % cols.stride == 0 && out_width <= width / cols.stride;
+        let pitch = if flat { width / cols.stride } else { out_width };
+        let len = (high - low) * pitch + out_width;
+        self.best.resize(len, input[0]);
+        if INDEX {
+            self.tap.resize(len, 0);
+        }
+        let (best, tap) = (&mut self.best[..], &mut self.tap[..]);
+        let mut nan = false;
+        if !interior.is_empty() {
+            let first = cols.windows[interior.start].start;
+            let span = cols.dilation * (cols.size - 1) + 1;
+            let (runs, n) = if flat {
+                let cells = (high - low) * width - first;
+                (1, (cells - span) / cols.stride + 1)
+            } else {
+                (high - low, interior.len())
+            };
+            let three = cols.size == 3 && cols.dilation == 1;
+            for r in 0..runs {
+                let (start, at) = ((low + r) * width + first, r * pitch + interior.start);
+                let row = &input[start..start + cols.stride * (n - 1) + span];
+                let (best, tap) = (
+                    &mut best[at..at + n],
+                    if INDEX { &mut tap[at..at + n] } else { &mut [] },
+                );
+                nan |= match (three, cols.stride) {
+                    (true, 1) => reduce::<T, E, INDEX, 1>(row, best, tap),
+                    (true, 2) => reduce::<T, E, INDEX, 2>(row, best, tap),
+                    _ => {
+                        let view = self.phases.split(row, cols.stride);
+                        let cells = |t: usize| view.cells(t * cols.dilation, n);
+                        reduce_phases::<T, E, INDEX>(cols.size, cells, best, tap)
+                    }
+                };
+            }
+        }
+        let rows = high - low;
+        for o in (0..interior.start).chain(interior.end..out_width) {
+            let window = &cols.windows[o];
+            let input = &input[low * width + window.start..];
+            let (best, tap) = (&mut best[o..], if INDEX { &mut tap[o..] } else { &mut [] });
+            nan |= match (window.taps, cols.dilation) {
+                (1, _) => edge::<T, E, INDEX, 1>(input, width, rows, (1, 1), best, tap, pitch),
+                (2, 1) => edge::<T, E, INDEX, 2>(input, width, rows, (2, 1), best, tap, pitch),
+                (3, 1) => edge::<T, E, INDEX, 3>(input, width, rows, (3, 1), best, tap, pitch),
+                cells => edge::<T, E, INDEX, 0>(input, width, rows, cells, best, tap, pitch),
+            };
+        }
+        if nan {
+            return true;
+        }
+        combine::<T, E, O, INDEX>(plan, windows, low, pitch, best, tap, out, offsets);
+        false
+    }
+}
+
+/// Reduces the windows' three cells of one row; returns whether the row
+/// holds NaN.
+#[inline(never)]
+fn reduce<T: PoolElement, E: Extremum, const INDEX: bool, const STRIDE: usize>(
+    row: &[T],
+    best: &mut [T],
+    tap: &mut [u8],
+) -> bool {
+    isa::wide(best.len(), || {
+        reduce_in::<T, E, INDEX, STRIDE>(row, best, tap)
+    })
+}
+
+/// The body of [`reduce`], inlined into each instruction set's copy.
+#[inline(always)]
+fn reduce_in<T: PoolElement, E: Extremum, const INDEX: bool, const STRIDE: usize>(
+    row: &[T],
+    best: &mut [T],
+    tap: &mut [u8],
+) -> bool {
+    let n = best.len();
+    let row = &row[..STRIDE * (n - 1) + 3];
+    let tap = if INDEX { &mut tap[..n] } else { &mut [] };
+    let mut nan = false;
+    for j in 0..n {
+        let (x, y, z) = (row[STRIDE * j], row[STRIDE * j + 1], row[STRIDE * j + 2]);
+        // x and y cover every cell but the last
+        nan |= x.is_nan() | y.is_nan();
+        let (mut b, mut t) = (x, 0);
+        let wins = E::beats(y, b);
+        b = if wins { y } else { b };
+        t = if wins { 1 } else { t };
+        let wins = E::beats(z, b);
+        b = if wins { z } else { b };
+        t = if wins { 2 } else { t };
+        best[j] = b;
+        if INDEX {
+            tap[j] = t;
+        }
+    }
+    nan | row[row.len() - 1].is_nan()
+}
+
+/// Reduces `size` column taps of one run, tap `t`'s cells of every window
+/// given by `cells(t)`; returns whether a cell is NaN.
+#[inline(never)]
+fn reduce_phases<'a, T: PoolElement, E: Extremum, const INDEX: bool>(
+    size: usize,
+    cells: impl Fn(usize) -> &'a [T],
+    best: &mut [T],
+    tap: &mut [u8],
+) -> bool {
+    let first = cells(0);
+    let mut nan = isa::wide(best.len(), || first_tap::<T, INDEX>(first, best, tap));
+    for t in 1..size {
+        let cells = cells(t);
+        nan |= isa::wide(best.len(), || {
+            reduce_tap::<T, E, INDEX>(cells, t as u8, best, tap)
+        });
+    }
+    nan
+}
+
+/// The first column tap of [`reduce_phases`], inlined into each
+/// instruction set's copy.
+#[inline(always)]
+fn first_tap<T: PoolElement, const INDEX: bool>(
+    cells: &[T],
+    best: &mut [T],
+    tap: &mut [u8],
+) -> bool {
+    let n = best.len();
+    let cells = &cells[..n];
+    if INDEX {
+        tap[..n].fill(0);
+    }
+    let mut nan = false;
+    for j in 0..n {
+        nan |= cells[j].is_nan();
+        best[j] = cells[j];
+    }
+    nan
+}
+
+/// One column tap of [`reduce_phases`], inlined into each instruction
+/// set's copy.
+#[inline(always)]
+fn reduce_tap<T: PoolElement, E: Extremum, const INDEX: bool>(
+    cells: &[T],
+    t: u8,
+    best: &mut [T],
+    tap: &mut [u8],
+) -> bool {
+    let n = best.len();
+    let cells = &cells[..n];
+    let tap = if INDEX { &mut tap[..n] } else { &mut [] };
+    let mut nan = false;
+    for j in 0..n {
+        let (value, b) = (cells[j], best[j]);
+        nan |= value.is_nan();
+        let wins = E::beats(value, b);
+        best[j] = if wins { value } else { b };
+        if INDEX {
+            tap[j] = if wins { t } else { tap[j] };
+        }
+    }
+    nan
+}
+
+/// One window's cells (`cells`: how many, how far apart) of `rows`
+/// consecutive rows of `input`, `width` apart, reduced into `best` and
+/// `tap`, `pitch` apart; returns whether a row holds NaN.
+#[inline(never)]
+fn edge<T: PoolElement, E: Extremum, const INDEX: bool, const TAPS: usize>(
+    input: &[T],
+    width: usize,
+    rows: usize,
+    (taps, dilation): (usize, usize),
+    best: &mut [T],
+    tap: &mut [u8],
+    pitch: usize,
+) -> bool {
+    let mut nan = false;
+    // a constant count of adjacent cells, when `TAPS` is not 0
+    let (taps, dilation) = if TAPS > 0 {
+        (TAPS, 1)
+    } else {
+        (taps, dilation)
+    };
+    for r in 0..rows {
+        let row = &input[r * width..];
+        let (mut b, mut t) = (row[0], 0);
+        for k in 0..taps {
+            let value = row[k * dilation];
+            nan |= value.is_nan();
+            if E::beats(value, b) {
+                (b, t) = (value, k as u8);
+            }
+        }
+        best[r * pitch] = b;
+        if INDEX {
+            tap[r * pitch] = t;
+        }
+    }
+    nan
+}
+
+/// The output rows `windows`: each the extreme of its reduced rows, in row
+/// order.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn combine<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
+    plan: &Plan,
+    windows: &[AxisWindow],
+    low: usize,
+    pitch: usize,
+    best: &[T],
+    tap: &[u8],
+    out: &mut [T],
+    offsets: &mut [O],
+) {
+    isa::wide(plan.out_width(), || {
+        combine_in::<T, E, O, INDEX>(plan, windows, low, pitch, best, tap, out, offsets)
+    })
+}
+
+/// The body of [`combine`], inlined into each instruction set's copy:
+/// windows up to three rows tall in one pass, taller ones a pass per row.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn combine_in<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
+    plan: &Plan,
+    windows: &[AxisWindow],
+    low: usize,
+    pitch: usize,
+    best: &[T],
+    tap: &[u8],
+    out: &mut [T],
+    offsets: &mut [O],
+) {
+    let (n, size) = (plan.out_width(), plan.cols.size);
+    let rows =
+        |window: &AxisWindow, k: usize| (window.start - low + k * plan.rows.dilation) * pitch;
+    for (i, window) in windows.iter().enumerate() {
+        let out = &mut out[i * n..(i + 1) * n];
+        let offsets: &mut [O] = if INDEX {
+            &mut offsets[i * n..(i + 1) * n]
+        } else {
+            &mut []
+        };
+        if plan.rows.size <= 3 {
+            // fewer than three rows: the last repeats, and never beats itself
+            let rows = [0, 1, 2].map(|k| rows(window, k.min(window.taps - 1)));
+            let best = rows.map(|r| &best[r..r + n]);
+            let tap = rows.map(|r| if INDEX { &tap[r..r + n] } else { &[] });
+            combine_3::<T, E, O, INDEX>(best, tap, size, out, offsets);
+        } else {
+            let r = rows(window, 0);
+            out.copy_from_slice(&best[r..r + n]);
+            if INDEX {
+                for (offset, &t) in offsets.iter_mut().zip(&tap[r..r + n]) {
+                    *offset = O::from_usize(t as usize);
+                }
+            }
+            for k in 1..window.taps {
+                let r = rows(window, k);
+                let (best, tap) = (&best[r..r + n], if INDEX { &tap[r..r + n] } else { &[] });
+                fold_row::<T, E, O, INDEX>(best, tap, k * size, out, offsets);
+            }
+        }
+    }
+}
+
+/// One output row of windows three rows tall, from its rows' reductions
+/// `best` and column taps `tap`, windows `size` columns wide.
+#[inline(always)]
+fn combine_3<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
+    [b0, b1, b2]: [&[T]; 3],
+    [t0, t1, t2]: [&[u8]; 3],
+    size: usize,
+    out: &mut [T],
+    offsets: &mut [O],
+) {
+    let n = out.len();
+    let (b0, b1, b2) = (&b0[..n], &b1[..n], &b2[..n]);
+    if INDEX {
+        let (t0, t1, t2, offsets) = (&t0[..n], &t1[..n], &t2[..n], &mut offsets[..n]);
+        // offsets below the window's cell count, which fits `O`
+        let (base1, base2) = (O::from_usize(size), O::from_usize(2 * size));
+        let tap = |t: u8| O::from_usize(t as usize);
+        for j in 0..n {
+            // every cell loaded and selected, no branch: the loop vectorizes
+            let (mut b, mut t) = (b0[j], tap(t0[j]));
+            let (v1, u1) = (b1[j], base1 + tap(t1[j]));
+            let (v2, u2) = (b2[j], base2 + tap(t2[j]));
+            let wins = E::beats(v1, b);
+            b = if wins { v1 } else { b };
+            t = if wins { u1 } else { t };
+            let wins = E::beats(v2, b);
+            b = if wins { v2 } else { b };
+            t = if wins { u2 } else { t };
+            out[j] = b;
+            offsets[j] = t;
+        }
+    } else {
+        for j in 0..n {
+            let mut b = b0[j];
+            if E::beats(b1[j], b) {
+                b = b1[j];
+            }
+            if E::beats(b2[j], b) {
+                b = b2[j];
+            }
+            out[j] = b;
+        }
+    }
+}
+
+/// One more row of a window taller than three: its reductions `best` and
+/// column taps `tap` into `out` and `offsets`, the row's first cell at
+/// offset `base`.
+#[inline(always)]
+fn fold_row<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
+    best: &[T],
+    tap: &[u8],
+    base: usize,
+    out: &mut [T],
+    offsets: &mut [O],
+) {
+    let n = out.len();
+    let best = &best[..n];
+    if INDEX {
+        let (tap, offsets) = (&tap[..n], &mut offsets[..n]);
+        for j in 0..n {
+            let wins = E::beats(best[j], out[j]);
+            out[j] = if wins { best[j] } else { out[j] };
+            offsets[j] = if wins {
+                O::from_usize(base + tap[j] as usize)
+            } else {
+                offsets[j]
+            };
+        }
+    } else {
+        for j in 0..n {
+            if E::beats(best[j], out[j]) {
+                out[j] = best[j];
+            }
+        }
+    }
+}
