@@ -666,37 +666,47 @@ impl Reach {
     }
 }
 
-/// Backward for overlapping windows three columns wide at stride 2, reached
-/// by at most three output rows: each gradient row is written once, every
-/// cell the sum of its shares in window order (output row by output row,
-/// left to right), as the naive loop adds them to a zeroed gradient. The
-/// cells inside the full windows are gathered by one vectorized pass per
-/// row, the cells at the edges one by one.
+/// Backward for overlapping windows, by gathering: each gradient row is
+/// written once, every cell the sum of its shares in window order (output
+/// row by output row, left to right), as the naive loop adds them to a
+/// zeroed gradient. The cells reached by full windows only are gathered by
+/// vectorized passes over the row, the cells at the edges one by one. Two
+/// column geometries: three wide at stride 2, reached by at most three
+/// output rows; and stride 1, any width and dilation, any number of rows.
 struct Gather {
     rows: Reach,
-    /// The cells of a row outside the full windows' inner cells, each with
-    /// the windows that reach it.
+    /// The cells of a row gathered by passes, `mid.start` the first.
+    mid: Range<usize>,
+    /// The cells of a row outside `mid`, each with the windows that reach
+    /// it.
     edges: Vec<(usize, Vec<usize>)>,
 }
 
 impl Gather {
     fn new(plan: &Plan) -> Option<Self> {
         let cols = &plan.cols;
-        if (cols.size, cols.stride, cols.dilation) != (3, 2, 1) || cols.interior().is_empty() {
+        let interior = cols.interior();
+        if interior.is_empty() || cols.size < 2 {
             return None;
         }
         let rows = Reach::new(&plan.rows);
-        if rows.most() > 3 {
-            return None;
-        }
+        let (n, first) = (interior.len(), cols.windows[interior.start].start);
+        let mid = match (cols.size, cols.stride, cols.dilation) {
+            // cells first + 1 ..= first + 2n - 1 are reached by full windows only
+            (3, 2, 1) if rows.most() <= 3 => first + 1..first + 2 * n,
+            // cell first + x by windows x - dilation * tap, all of them full
+            // from x = dilation * (size - 1) to x = n - 1
+            (size, 1, dilation) if dilation * (size - 1) < n => {
+                first + dilation * (size - 1)..first + n
+            }
+            _ => return None,
+        };
         let reach = Reach::new(cols);
-        let interior = cols.interior();
-        let first = cols.windows[interior.start].start;
-        let edges = (0..=first)
-            .chain(first + 2 * interior.len()..cols.input)
+        let edges = (0..mid.start)
+            .chain(mid.end..cols.input)
             .map(|w| (w, reach.of(w).to_vec()))
             .collect();
-        Some(Gather { rows, edges })
+        Some(Gather { rows, mid, edges })
     }
 
     fn backward<T: Float>(&self, plan: &Plan, divisor: MeanDivisor, delta: &[T], grad: &mut [T]) {
@@ -710,19 +720,26 @@ impl Gather {
             let row = delta_row.iter().zip(divisors);
             shares.extend(row.map(|(&d, &div)| T::zero() + d / div));
         }
-        let interior = plan.cols.interior();
-        let n = interior.len();
-        let first = plan.cols.windows[interior.start].start;
+        let cols = &plan.cols;
+        let interior = cols.interior();
+        let mut rows = Vec::new();
         for (h, grad_row) in grad.chunks_exact_mut(width).enumerate() {
             let reach = self.rows.of(h);
-            let row_shares = |k: usize| &shares[reach[k] * out_width..][interior.clone()];
-            // cells first + 1 ..= first + 2n - 1 are reached by full windows only
-            let mid = &mut grad_row[first + 1..first + 2 * n];
-            match reach.len() {
-                0 => mid.fill(T::zero()),
-                1 => spread::<T, 1>([row_shares(0)], mid),
-                2 => spread::<T, 2>([row_shares(0), row_shares(1)], mid),
-                _ => spread::<T, 3>([row_shares(0), row_shares(1), row_shares(2)], mid),
+            let row_shares = |o: usize| &shares[o * out_width..][interior.clone()];
+            let mid = &mut grad_row[self.mid.clone()];
+            if reach.is_empty() {
+                mid.fill(T::zero());
+            } else if cols.stride == 2 {
+                let row = |k: usize| row_shares(reach[k]);
+                match reach.len() {
+                    1 => spread::<T, 1>([row(0)], mid),
+                    2 => spread::<T, 2>([row(0), row(1)], mid),
+                    _ => spread::<T, 3>([row(0), row(1), row(2)], mid),
+                }
+            } else {
+                rows.clear();
+                rows.extend(reach.iter().map(|&o| row_shares(o)));
+                slide(&rows, cols.size, cols.dilation, mid);
             }
             for (w, cols) in &self.edges {
                 let mut sum = T::zero();
@@ -734,6 +751,35 @@ impl Gather {
                 grad_row[*w] = sum;
             }
         }
+    }
+}
+
+/// The cells reached by full windows only of windows `size` wide at stride
+/// 1 with `dilation`, from the shares of the output rows reaching them, in
+/// order: `cells[m]` is the sum over the rows of shares `m + dilation * k`,
+/// `k` from 0 to `size - 1` (its windows left to right).
+#[inline(never)]
+fn slide<T: Float>(shares: &[&[T]], size: usize, dilation: usize, cells: &mut [T]) {
+    isa::wide(cells.len(), || slide_in(shares, size, dilation, cells))
+}
+
+/// The body of [`slide`], inlined into each instruction set's copy.
+#[inline(always)]
+fn slide_in<T: Float>(shares: &[&[T]], size: usize, dilation: usize, cells: &mut [T]) {
+    let n = cells.len();
+    cells.copy_from_slice(&shares[0][..n]);
+    for (r, row) in shares.iter().enumerate() {
+        for k in (r == 0) as usize..size {
+            add_row(&row[dilation * k..][..n], cells);
+        }
+    }
+}
+
+/// `cells[m] += row[m]`.
+#[inline(always)]
+fn add_row<T: Float>(row: &[T], cells: &mut [T]) {
+    for (cell, &share) in cells.iter_mut().zip(row) {
+        *cell = *cell + share;
     }
 }
 

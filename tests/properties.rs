@@ -161,9 +161,10 @@ fn long_triples_case() -> impl Strategy<Value = Case> {
 }
 
 /// Any window up to 7x7 over rows 40 to 200 cells wide and up to 14 tall:
-/// the separable max kernels on rows long enough for their AVX-512 copies,
-/// with and without whole-row runs (widths that are and are not multiples
-/// of the stride), windows up to three rows tall and taller, dilation on
+/// the separable max kernels and the gathering mean backward on rows long
+/// enough for their AVX-512 copies, with and without whole-row runs (widths
+/// that are and are not multiples of the stride), windows up to three rows
+/// tall and taller (cells reached by up to seven output rows), dilation on
 /// either axis, padding and ceil mode.
 fn long_separable_case() -> impl Strategy<Value = Case> {
     (
@@ -583,10 +584,11 @@ proptest! {
     }
 
     #[test]
-    fn separable_max_matches_reference_on_long_rows(case in long_separable_case()) {
+    fn any_window_matches_reference_on_long_rows(case in long_separable_case()) {
         check_max::<f32>(&case)?;
         check_min::<f32>(&case)?;
         check_max::<f64>(&case)?;
+        check_mean::<f32>(&case)?;
     }
 
     #[test]
