@@ -1,17 +1,19 @@
-//! Run-time choice of instruction set for the forward kernels.
+//! Run-time choice of instruction set for the kernels.
 //!
 //! The default x86-64 target stops at SSE2. Where the CPU has AVX-512 (F,
 //! BW, VL and DQ), [`wide`] runs a kernel compiled a second time for it:
 //! 512-bit vectors hold sixteen `f32`, and compares yield mask registers, so
-//! the separable 3-wide max and min, the 2x2 max and min and their argmax
+//! the separable max and min (row reductions, the stride-2 split of long
+//! runs, the combine of window rows), the 2x2 max and min and their argmax
 //! taps take fewer instructions. On the 2-core development machine this made
 //! those forwards 15–28 % faster (see the README's Performance section).
 //! The 2x2 and 3x3 mean forwards gained 5–7 % once their sums were
 //! multiplied by an exact reciprocal where the divisor is a power of two
 //! and the 3x3 loop went in blocks of sixteen windows ([`wide_or`] picks
-//! that shape for AVX-512 and keeps the plain loop portable). AVX2 alone
-//! gained nothing measurable, and the backward kernels were slower with it,
-//! so they stay portable.
+//! that shape for AVX-512 and keeps the plain loop portable). The mean
+//! backward's stride-1 passes take it too. AVX2 alone gained nothing
+//! measurable, and the other backward kernels were slower with it, so they
+//! stay portable.
 //!
 //! This module holds the crate's one `unsafe` block: calling a function
 //! compiled for features the CPU has been checked to have. Setting the
