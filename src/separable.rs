@@ -349,10 +349,13 @@ fn combine_in<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX
         };
         if plan.rows.size <= 3 {
             // fewer than three rows: the last repeats, and never beats itself
-            let rows = [0, 1, 2].map(|k| rows(window, k.min(window.taps - 1)));
+            let taps = [0, 1, 2].map(|k| k.min(window.taps - 1));
+            let rows = taps.map(|k| rows(window, k));
             let best = rows.map(|r| &best[r..r + n]);
             let tap = rows.map(|r| if INDEX { &tap[r..r + n] } else { &[] });
-            combine_3::<T, E, O, INDEX>(best, tap, size, out, offsets);
+            // each row's first offset: below the window's cell count
+            let bases = taps.map(|k| O::from_usize(k * size));
+            combine_3::<T, E, O, INDEX>(best, tap, bases, out, offsets);
         } else {
             let r = rows(window, 0);
             out.copy_from_slice(&best[r..r + n]);
@@ -371,12 +374,13 @@ fn combine_in<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX
 }
 
 /// One output row of windows three rows tall, from its rows' reductions
-/// `best` and column taps `tap`, windows `size` columns wide.
+/// `best` and column taps `tap`, `bases` the offsets of the rows' first
+/// cells in their windows.
 #[inline(always)]
 fn combine_3<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
     [b0, b1, b2]: [&[T]; 3],
     [t0, t1, t2]: [&[u8]; 3],
-    size: usize,
+    [base0, base1, base2]: [O; 3],
     out: &mut [T],
     offsets: &mut [O],
 ) {
@@ -384,12 +388,10 @@ fn combine_3<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX:
     let (b0, b1, b2) = (&b0[..n], &b1[..n], &b2[..n]);
     if INDEX {
         let (t0, t1, t2, offsets) = (&t0[..n], &t1[..n], &t2[..n], &mut offsets[..n]);
-        // offsets below the window's cell count, which fits `O`
-        let (base1, base2) = (O::from_usize(size), O::from_usize(2 * size));
         let tap = |t: u8| O::from_usize(t as usize);
         for j in 0..n {
             // every cell loaded and selected, no branch: the loop vectorizes
-            let (mut b, mut t) = (b0[j], tap(t0[j]));
+            let (mut b, mut t) = (b0[j], base0 + tap(t0[j]));
             let (v1, u1) = (b1[j], base1 + tap(t1[j]));
             let (v2, u2) = (b2[j], base2 + tap(t2[j]));
             let wins = E::beats(v1, b);

@@ -199,6 +199,41 @@ fn long_separable_case() -> impl Strategy<Value = Case> {
         )
 }
 
+/// Windows one to three rows tall and up to 300 columns wide over rows up
+/// to 320 wide: window cell counts on both sides of 256, where the argmax
+/// offsets widen from one byte to two, and column counts on both sides of
+/// 256, where the separable kernels hand over to the row loop.
+fn wide_window_case() -> impl Strategy<Value = Case> {
+    (
+        (1usize..3, 2usize..6, 1usize..4),
+        (60usize..300, 1usize..3),
+        (0usize..30, 0usize..2),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_flat_map(
+            |((c, h, size_h), (size_w, stride), (extra, pw), ceil, special)| {
+                let w = size_w + extra;
+                let len = c * h * w;
+                (
+                    proptest::collection::vec(any::<i8>(), len),
+                    proptest::collection::vec(any::<i8>(), len),
+                )
+                    .prop_map(move |(values, deltas)| Case {
+                        shape: [1, c, h, w],
+                        window: Window2d::new((size_h.min(h), size_w), (1, stride))
+                            .with_padding((0, pw))
+                            .with_ceil_mode(ceil),
+                        divisor: MeanDivisor::PaddedWindow,
+                        layout: 0,
+                        values,
+                        special,
+                        deltas,
+                    })
+            },
+        )
+}
+
 /// The geometries the kernels specialize (2x2 and 3x3, stride 1 and 2,
 /// padding 0 or 1), on widths around their edges, so that every fast path
 /// meets odd widths, last rows, padding and ceil mode.
@@ -589,6 +624,12 @@ proptest! {
         check_min::<f32>(&case)?;
         check_max::<f64>(&case)?;
         check_mean::<f32>(&case)?;
+    }
+
+    #[test]
+    fn wide_windows_match_reference(case in wide_window_case()) {
+        check_max::<f32>(&case)?;
+        check_min::<f64>(&case)?;
     }
 
     #[test]
