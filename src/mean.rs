@@ -790,8 +790,47 @@ fn add_row<T: Float>(row: &[T], cells: &mut [T]) {
 #[inline(never)]
 fn spread<T: Float, const L: usize>(shares: [&[T]; L], cells: &mut [T]) {
     let n = shares[0].len();
-    let shares = shares.map(|s| &s[..n]);
     let (pairs, last) = cells[..2 * n - 1].split_at_mut(2 * (n - 1));
+    isa::wide_or(
+        pairs.len(),
+        pairs,
+        |pairs| spread_blocks::<T, L>(shares, pairs),
+        |pairs| spread_pairs::<T, L>(shares, 0, pairs),
+    );
+    let mut own = shares[0][n - 1];
+    for row in shares.iter().skip(1) {
+        own = own + row[n - 1];
+    }
+    last[0] = own;
+}
+
+/// The pairs of [`spread`] for sixteen-lane vectors: in blocks of sixteen
+/// pairs, the last block overlapping the one before, so that no pair is
+/// left to a scalar remainder; each block is computed into a local array.
+#[inline(always)]
+fn spread_blocks<T: Float, const L: usize>(shares: [&[T]; L], pairs: &mut [T]) {
+    const LANES: usize = 16;
+    let n = pairs.len() / 2;
+    if n < LANES {
+        spread_pairs::<T, L>(shares, 0, pairs);
+        return;
+    }
+    let mut done = 0;
+    while done < n {
+        let first = done.min(n - LANES);
+        let mut block = [T::zero(); 2 * LANES];
+        spread_pairs::<T, L>(shares, first, &mut block);
+        pairs[2 * first..2 * (first + LANES)].copy_from_slice(&block);
+        done = first + LANES;
+    }
+}
+
+/// Pairs `first..` of [`spread`], as many as `pairs` holds: window
+/// `first + m`'s alone cell and the cell it shares with the next window.
+#[inline(always)]
+fn spread_pairs<T: Float, const L: usize>(shares: [&[T]; L], first: usize, pairs: &mut [T]) {
+    let n = pairs.len() / 2;
+    let shares = shares.map(|s| &s[first..first + n + 1]);
     for (m, pair) in pairs.chunks_exact_mut(2).enumerate() {
         let (mut own, mut shared) = (shares[0][m], shares[0][m] + shares[0][m + 1]);
         for row in shares.iter().skip(1) {
@@ -801,9 +840,4 @@ fn spread<T: Float, const L: usize>(shares: [&[T]; L], cells: &mut [T]) {
         pair[0] = own;
         pair[1] = shared;
     }
-    let mut own = shares[0][n - 1];
-    for row in shares.iter().skip(1) {
-        own = own + row[n - 1];
-    }
-    last[0] = own;
 }
