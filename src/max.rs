@@ -480,8 +480,9 @@ pub fn max_pool2d_backward_argmax<T: Float + Send + Sync>(
     delta: &ArrayRef<T, Ix4>,
     argmax: &Argmax,
 ) -> Result<Array4<T>, PoolError> {
+    check_shape("delta", delta, argmax.output_shape)?;
     let mut grad = Array4::zeros(argmax.input_shape);
-    max_pool2d_backward_argmax_into(delta, argmax, &mut grad)?;
+    backward_argmax(delta, argmax, standard_slice_mut(&mut grad), true);
     Ok(grad)
 }
 
@@ -512,12 +513,22 @@ pub fn max_pool2d_backward_argmax_into<T: Float + Send + Sync>(
 ) -> Result<(), PoolError> {
     check_shape("delta", delta, argmax.output_shape)?;
     check_shape("gradient", grad, argmax.input_shape)?;
-    with_standard_layout(grad, |grad| match &argmax.offsets {
-        Offsets::U8(offsets) => backward(delta, &argmax.plan, offsets, grad),
-        Offsets::U16(offsets) => backward(delta, &argmax.plan, offsets, grad),
-        Offsets::U32(offsets) => backward(delta, &argmax.plan, offsets, grad),
-    });
+    with_standard_layout(grad, |grad| backward_argmax(delta, argmax, grad, false));
     Ok(())
+}
+
+/// Backward by `argmax` into `grad`, known to hold zeros if `zeroed`.
+fn backward_argmax<T: Float + Send + Sync>(
+    delta: &ArrayRef<T, Ix4>,
+    argmax: &Argmax,
+    grad: &mut [T],
+    zeroed: bool,
+) {
+    match &argmax.offsets {
+        Offsets::U8(offsets) => backward(delta, &argmax.plan, offsets, grad, zeroed),
+        Offsets::U16(offsets) => backward(delta, &argmax.plan, offsets, grad, zeroed),
+        Offsets::U32(offsets) => backward(delta, &argmax.plan, offsets, grad, zeroed),
+    }
 }
 
 /// Forward over every plane; `offsets` empty means no argmax.
@@ -838,6 +849,7 @@ fn backward<T: Float + Send + Sync, O: Offset>(
     plan: &Plan,
     offsets: &[O],
     grad: &mut [T],
+    zeroed: bool,
 ) {
     let out_plane = plan.out_height() * plan.out_width();
     // Bands of input rows would share the rows of overlapping windows; split
@@ -852,7 +864,7 @@ fn backward<T: Float + Send + Sync, O: Offset>(
             if plan.rows.disjoint() && plan.cols.disjoint() {
                 backward_disjoint(plan, delta, offsets, grad);
             } else {
-                backward_overlapping(plan, delta, offsets, grad);
+                backward_overlapping(plan, delta, offsets, grad, zeroed);
             }
         },
     );
@@ -927,17 +939,20 @@ fn unpairs<T: Float, O: Offset>(top: &mut [T], bottom: &mut [T], delta: &[T], of
 }
 
 /// Overlapping or dilated windows: rows are zeroed just before the first
-/// window that reaches them, so the zeros are written while in cache, and
-/// deltas accumulate in window order.
+/// window that reaches them, so the zeros are written while in cache (not
+/// at all when `grad` is `zeroed`, freshly allocated), and deltas
+/// accumulate in window order.
 fn backward_overlapping<T: Float, O: Offset>(
     plan: &Plan,
     delta: &[T],
     offsets: &[O],
     grad: &mut [T],
+    zeroed: bool,
 ) {
     let (width, out_width) = (plan.in_width(), plan.out_width());
     let table = CellTable::new(plan);
-    let mut zeroed = 0;
+    // rows below `cleared` hold zeros or deltas
+    let mut cleared = 0;
     for ((row_window, delta_row), offset_row) in plan
         .rows
         .windows
@@ -946,9 +961,11 @@ fn backward_overlapping<T: Float, O: Offset>(
         .zip(offsets.chunks_exact(out_width))
     {
         let last = plan.rows.last_cell(row_window) + 1;
-        if last > zeroed {
-            grad[zeroed * width..last * width].fill(T::zero());
-            zeroed = last;
+        if last > cleared {
+            if !zeroed {
+                grad[cleared * width..last * width].fill(T::zero());
+            }
+            cleared = last;
         }
         let row_start = row_window.start * width;
         for ((col_window, &d), &offset) in plan.cols.windows.iter().zip(delta_row).zip(offset_row) {
@@ -956,5 +973,7 @@ fn backward_overlapping<T: Float, O: Offset>(
             grad[cell] = grad[cell] + d;
         }
     }
-    grad[zeroed * width..].fill(T::zero());
+    if !zeroed {
+        grad[cleared * width..].fill(T::zero());
+    }
 }
