@@ -78,9 +78,10 @@ impl<T: PoolElement> Separable<T> {
 
     /// The extreme of every window of the output rows `windows` (consecutive
     /// row windows of `plan`) over `input`, a plane; with `INDEX`, each
-    /// winner's offset in its window (`row tap * width + column tap`, taps
-    /// counted from the window's first real cell). Returns whether a row
-    /// held NaN, in which case `out` and `offsets` are not the reference's.
+    /// winner's offset in its window (`row tap * window width + column
+    /// tap`, taps counted from the window's first real cell). Returns
+    /// whether a row held NaN, in which case `out` and `offsets` are not the
+    /// reference's.
     pub fn rows<E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
         &mut self,
         plan: &Plan,
