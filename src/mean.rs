@@ -669,17 +669,37 @@ impl Reach {
 /// Backward for overlapping windows, by gathering: each gradient row is
 /// written once, every cell the sum of its shares in window order (output
 /// row by output row, left to right), as the naive loop adds them to a
-/// zeroed gradient. The cells reached by full windows only are gathered by
-/// vectorized passes over the row, the cells at the edges one by one. Two
-/// column geometries: three wide at stride 2, reached by at most three
-/// output rows; and stride 1, any width and dilation, any number of rows.
+/// zeroed gradient.
 struct Gather {
     rows: Reach,
-    /// The cells of a row gathered by passes, `mid.start` the first.
-    mid: Range<usize>,
-    /// The cells of a row outside `mid`, each with the windows that reach
-    /// it.
-    edges: Vec<(usize, Vec<usize>)>,
+    how: Cells,
+}
+
+/// How [`Gather`] takes the cells of a gradient row.
+enum Cells {
+    /// Windows three wide at stride 2, reached by at most three output
+    /// rows: the cells reached by full windows only (`mid`) in pairs, by
+    /// [`spread`]; the others (`edges`), each with the windows that reach
+    /// it, one by one.
+    Pairs {
+        mid: Range<usize>,
+        edges: Vec<(usize, Vec<usize>)>,
+    },
+    /// Any other windows: every cell of the row one stride phase at a time,
+    /// from shares rows with `pad` zeros on either side, which stand for
+    /// the windows beyond the first and the last and change no sum.
+    Phases { pad: usize, phases: Vec<PhaseSlide> },
+}
+
+/// The cells of a gradient row in one stride phase: cell `i` (at `at +
+/// stride * i`, `count` of them) is the sum, over the output rows reaching
+/// the row, of the padded shares `start + i + offset` for each of `offsets`
+/// (its windows left to right).
+struct PhaseSlide {
+    at: usize,
+    count: usize,
+    start: usize,
+    offsets: Vec<usize>,
 }
 
 impl Gather {
@@ -691,87 +711,195 @@ impl Gather {
         }
         let rows = Reach::new(&plan.rows);
         let (n, first) = (interior.len(), cols.windows[interior.start].start);
-        let mid = match (cols.size, cols.stride, cols.dilation) {
+        let how = if (cols.size, cols.stride, cols.dilation) == (3, 2, 1) && rows.most() <= 3 {
             // cells first + 1 ..= first + 2n - 1 are reached by full windows only
-            (3, 2, 1) if rows.most() <= 3 => first + 1..first + 2 * n,
-            // cell first + x by windows x - dilation * tap, all of them full
-            // from x = dilation * (size - 1) to x = n - 1
-            (size, 1, dilation) if dilation * (size - 1) < n => {
-                first + dilation * (size - 1)..first + n
-            }
-            _ => return None,
+            let mid = first + 1..first + 2 * n;
+            let reach = Reach::new(cols);
+            let edges = (0..mid.start)
+                .chain(mid.end..cols.input)
+                .map(|w| (w, reach.of(w).to_vec()))
+                .collect();
+            Cells::Pairs { mid, edges }
+        } else {
+            let (pad, phases) = phase_slides(cols);
+            Cells::Phases { pad, phases }
         };
-        let reach = Reach::new(cols);
-        let edges = (0..mid.start)
-            .chain(mid.end..cols.input)
-            .map(|w| (w, reach.of(w).to_vec()))
-            .collect();
-        Some(Gather { rows, mid, edges })
+        Some(Gather { rows, how })
     }
 
     fn backward<T: Float>(&self, plan: &Plan, divisor: MeanDivisor, delta: &[T], grad: &mut [T]) {
         let (width, out_width) = (plan.in_width(), plan.out_width());
+        let pad = match &self.how {
+            Cells::Pairs { .. } => 0,
+            Cells::Phases { pad, .. } => *pad,
+        };
+        let pitch = out_width + 2 * pad;
         let mut divisors = RowDivisors::new();
         // as added to a zeroed gradient: -0 becomes +0, which changes no sum
         // after it, since a sum that starts at +0 is never -0
-        let mut shares = Vec::with_capacity(delta.len());
+        let mut shares = Vec::with_capacity(delta.len() / out_width * pitch);
         for (row_window, delta_row) in plan.rows.windows.iter().zip(delta.chunks_exact(out_width)) {
             let (divisors, _) = divisors.get(plan, row_window, divisor);
             let row = delta_row.iter().zip(divisors);
+            shares.extend(std::iter::repeat_n(T::zero(), pad));
             shares.extend(row.map(|(&d, &div)| T::zero() + d / div));
+            shares.extend(std::iter::repeat_n(T::zero(), pad));
         }
-        let cols = &plan.cols;
-        let interior = cols.interior();
-        let mut rows = Vec::new();
+        let row_shares = |o: usize| &shares[o * pitch..(o + 1) * pitch];
+        let mut scratch = (Vec::new(), Vec::new());
         for (h, grad_row) in grad.chunks_exact_mut(width).enumerate() {
             let reach = self.rows.of(h);
-            let row_shares = |o: usize| &shares[o * out_width..][interior.clone()];
-            let mid = &mut grad_row[self.mid.clone()];
-            if reach.is_empty() {
-                mid.fill(T::zero());
-            } else if cols.stride == 2 {
-                let row = |k: usize| row_shares(reach[k]);
-                match reach.len() {
-                    1 => spread::<T, 1>([row(0)], mid),
-                    2 => spread::<T, 2>([row(0), row(1)], mid),
-                    _ => spread::<T, 3>([row(0), row(1), row(2)], mid),
-                }
-            } else {
-                rows.clear();
-                rows.extend(reach.iter().map(|&o| row_shares(o)));
-                slide(&rows, cols.size, cols.dilation, mid);
-            }
-            for (w, cols) in &self.edges {
-                let mut sum = T::zero();
-                for &o in reach {
-                    for &col in cols {
-                        sum = sum + shares[o * out_width + col];
+            match &self.how {
+                _ if reach.is_empty() => grad_row.fill(T::zero()),
+                Cells::Pairs { mid, edges } => {
+                    let interior = plan.cols.interior();
+                    let row = |k: usize| &row_shares(reach[k])[interior.clone()];
+                    let mid = &mut grad_row[mid.clone()];
+                    match reach.len() {
+                        1 => spread::<T, 1>([row(0)], mid),
+                        2 => spread::<T, 2>([row(0), row(1)], mid),
+                        _ => spread::<T, 3>([row(0), row(1), row(2)], mid),
+                    }
+                    for (w, cols) in edges {
+                        let mut sum = T::zero();
+                        for &o in reach {
+                            for &col in cols {
+                                sum = sum + shares[o * pitch + col];
+                            }
+                        }
+                        grad_row[*w] = sum;
                     }
                 }
-                grad_row[*w] = sum;
+                Cells::Phases { phases, .. } => {
+                    let rows = reach.iter().map(|&o| row_shares(o));
+                    slide_phases(phases, plan.cols.stride, rows, &mut scratch, grad_row);
+                }
             }
         }
     }
 }
 
-/// The cells reached by full windows only of windows `size` wide at stride
-/// 1 with `dilation`, from the shares of the output rows reaching them, in
-/// order: `cells[m]` is the sum over the rows of shares `m + dilation * k`,
-/// `k` from 0 to `size - 1` (its windows left to right).
+/// The cells of a gradient row by [`PhaseSlide`]s, from the padded shares
+/// of the output rows reaching the row, in order; `scratch` holds the rows
+/// and the phases' cells.
 #[inline(never)]
-fn slide<T: Float>(shares: &[&[T]], size: usize, dilation: usize, cells: &mut [T]) {
-    isa::wide(cells.len(), || slide_in(shares, size, dilation, cells))
+fn slide_phases<'a, T: Float + 'a>(
+    phases: &[PhaseSlide],
+    stride: usize,
+    rows: impl Iterator<Item = &'a [T]> + Clone,
+    (row_starts, phase): &mut (Vec<&'a [T]>, Vec<T>),
+    cells: &mut [T],
+) {
+    let mut gather = |slide_phase: &PhaseSlide, cells: &mut [T]| {
+        row_starts.clear();
+        row_starts.extend(rows.clone().map(|row| &row[slide_phase.start..]));
+        slide(
+            row_starts,
+            &slide_phase.offsets,
+            &mut cells[..slide_phase.count],
+        );
+    };
+    match phases {
+        [only] if stride == 1 => gather(only, cells),
+        [evens, odds] if stride == 2 => {
+            // both phases, then interleaved in one pass
+            phase.resize(evens.count + odds.count, T::zero());
+            let (even_cells, odd_cells) = phase.split_at_mut(evens.count);
+            gather(evens, even_cells);
+            gather(odds, odd_cells);
+            interleave(even_cells, odd_cells, cells);
+        }
+        phases => {
+            for slide_phase in phases {
+                phase.resize(slide_phase.count, T::zero());
+                gather(slide_phase, phase);
+                let cells = cells[slide_phase.at..].iter_mut().step_by(stride);
+                for (cell, &value) in cells.zip(&phase[..slide_phase.count]) {
+                    *cell = value;
+                }
+            }
+        }
+    }
+}
+
+/// For the column windows of `cols`: how many zeros pad each shares row,
+/// and how each stride phase of a gradient row is gathered. Window `j`
+/// covers cells `base + stride * (j - first) + dilation * t`, `t` below
+/// the window's size, where window `first` is the first full one and
+/// `base` its first cell; windows clipped by padding are those whose cells
+/// fall outside the row.
+fn phase_slides(cols: &AxisPlan) -> (usize, Vec<PhaseSlide>) {
+    let (size, stride, dilation) = (cols.size, cols.stride, cols.dilation);
+    let interior = cols.interior();
+    let (first, base) = (
+        interior.start as isize,
+        cols.windows[interior.start].start as isize,
+    );
+    // window `j` of cell `x` at tap `t`, if `x` lies in it
+    let window = |x: usize, t: usize| {
+        let d = x as isize - base - (dilation * t) as isize;
+        (d % stride as isize == 0).then(|| first + d / stride as isize)
+    };
+    // enough zeros on either side for the windows of every cell
+    let reached = (0..cols.input).flat_map(|x| (0..size).filter_map(move |t| window(x, t)));
+    let (low, high) = reached.fold((0, 0), |(low, high), j| (low.min(j), high.max(j)));
+    let pad = (-low).max(high - cols.windows.len() as isize + 1).max(0) as usize;
+    let phases = (0..stride.min(cols.input))
+        .map(|at| {
+            let count = (cols.input - at).div_ceil(stride);
+            // the windows of cell `at`, left to right (taps from the last)
+            let windows: Vec<usize> = (0..size)
+                .rev()
+                .filter_map(|t| window(at, t))
+                .map(|j| (j + pad as isize) as usize)
+                .collect();
+            let start = windows.first().copied().unwrap_or(0);
+            let offsets = windows.iter().map(|&j| j - start).collect();
+            PhaseSlide {
+                at,
+                count,
+                start,
+                offsets,
+            }
+        })
+        .collect();
+    (pad, phases)
+}
+
+/// Cells of one stride phase, from the shares of the output rows reaching
+/// them, in window order: `cells[m]` is the sum over the rows of shares
+/// `m + offset` for each of `offsets`.
+#[inline(never)]
+fn slide<T: Float>(shares: &[&[T]], offsets: &[usize], cells: &mut [T]) {
+    isa::wide(cells.len(), || slide_in(shares, offsets, cells))
 }
 
 /// The body of [`slide`], inlined into each instruction set's copy.
 #[inline(always)]
-fn slide_in<T: Float>(shares: &[&[T]], size: usize, dilation: usize, cells: &mut [T]) {
+fn slide_in<T: Float>(shares: &[&[T]], offsets: &[usize], cells: &mut [T]) {
     let n = cells.len();
-    cells.copy_from_slice(&shares[0][..n]);
+    let Some(&first) = offsets.first() else {
+        cells.fill(T::zero());
+        return;
+    };
+    cells.copy_from_slice(&shares[0][first..][..n]);
     for (r, row) in shares.iter().enumerate() {
-        for k in (r == 0) as usize..size {
-            add_row(&row[dilation * k..][..n], cells);
+        for &offset in &offsets[(r == 0) as usize..] {
+            add_row(&row[offset..][..n], cells);
         }
+    }
+}
+
+/// `cells[2m] = evens[m]`, `cells[2m + 1] = odds[m]`, as far as `cells`
+/// goes.
+fn interleave<T: Copy>(evens: &[T], odds: &[T], cells: &mut [T]) {
+    let mut pairs = cells.chunks_exact_mut(2);
+    for (pair, (&even, &odd)) in (&mut pairs).zip(evens.iter().zip(odds)) {
+        pair[0] = even;
+        pair[1] = odd;
+    }
+    if let [last] = pairs.into_remainder() {
+        *last = evens[evens.len() - 1];
     }
 }
 
