@@ -11,9 +11,9 @@
 //! multiplied by an exact reciprocal where the divisor is a power of two
 //! and the 3x3 loop went in blocks of sixteen windows ([`wide_or`] picks
 //! that shape for AVX-512 and keeps the plain loop portable). The mean
-//! backward's stride-1 passes take it too. AVX2 alone gained nothing
-//! measurable, and the other backward kernels were slower with it, so they
-//! stay portable.
+//! backward's gathering passes take it too, the 3x3/stride-2 ones in blocks
+//! of sixteen. AVX2 alone gained nothing measurable, and the max backward
+//! was slower with it, so it stays portable.
 //!
 //! This module holds the crate's one `unsafe` block: calling a function
 //! compiled for features the CPU has been checked to have. Setting the
