@@ -710,9 +710,9 @@ impl Gather {
             return None;
         }
         let rows = Reach::new(&plan.rows);
-        let (n, first) = (interior.len(), cols.windows[interior.start].start);
         let how = if (cols.size, cols.stride, cols.dilation) == (3, 2, 1) && rows.most() <= 3 {
             // cells first + 1 ..= first + 2n - 1 are reached by full windows only
+            let (n, first) = (interior.len(), cols.windows[interior.start].start);
             let mid = first + 1..first + 2 * n;
             let reach = Reach::new(cols);
             let edges = (0..mid.start)

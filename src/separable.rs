@@ -143,11 +143,12 @@ impl<T: PoolElement> Separable<T> {
             let window = &cols.windows[o];
             let input = &input[low * width + window.start..];
             let (best, tap) = (&mut best[o..], if INDEX { &mut tap[o..] } else { &mut [] });
-            nan |= match (window.taps, cols.dilation) {
-                (1, _) => edge::<T, E, INDEX, 1>(input, width, rows, (1, 1), best, tap, pitch),
-                (2, 1) => edge::<T, E, INDEX, 2>(input, width, rows, (2, 1), best, tap, pitch),
-                (3, 1) => edge::<T, E, INDEX, 3>(input, width, rows, (3, 1), best, tap, pitch),
-                cells => edge::<T, E, INDEX, 0>(input, width, rows, cells, best, tap, pitch),
+            let cells = (window.taps, cols.dilation);
+            nan |= match cells {
+                (1, _) => edge::<T, E, INDEX, 1>(input, width, rows, cells, best, tap, pitch),
+                (2, 1) => edge::<T, E, INDEX, 2>(input, width, rows, cells, best, tap, pitch),
+                (3, 1) => edge::<T, E, INDEX, 3>(input, width, rows, cells, best, tap, pitch),
+                _ => edge::<T, E, INDEX, 0>(input, width, rows, cells, best, tap, pitch),
             };
         }
         if nan {

@@ -55,6 +55,31 @@ fn geometry() -> impl Strategy<Value = (Window2d, MeanDivisor)> {
         })
 }
 
+/// A case of `shape` and `window`: random input values, and `deltas`
+/// random deltas (repeated as the output needs).
+fn filled(
+    shape: [usize; 4],
+    (window, divisor): (Window2d, MeanDivisor),
+    layout: usize,
+    special: bool,
+    deltas: usize,
+) -> impl Strategy<Value = Case> {
+    let len: usize = shape.iter().product();
+    (
+        proptest::collection::vec(any::<i8>(), len),
+        proptest::collection::vec(any::<i8>(), deltas),
+    )
+        .prop_map(move |(values, deltas)| Case {
+            shape,
+            window,
+            divisor,
+            layout,
+            values,
+            special,
+            deltas,
+        })
+}
+
 /// Rows thousands of cells wide, which the kernels take a few output rows
 /// (or one) at a time, with odd and even widths, dilated rows and padding.
 fn wide_case() -> impl Strategy<Value = Case> {
@@ -67,23 +92,12 @@ fn wide_case() -> impl Strategy<Value = Case> {
     )
         .prop_flat_map(
             |((h, w), (size_h, stride, dilation_h), (ph, pw), ceil, special)| {
-                let len = h * w;
-                (
-                    proptest::collection::vec(any::<i8>(), len),
-                    proptest::collection::vec(any::<i8>(), 16),
-                )
-                    .prop_map(move |(values, deltas)| Case {
-                        shape: [1, 1, h, w],
-                        window: Window2d::new((size_h, 3), stride)
-                            .with_padding((ph.min(size_h / 2), pw))
-                            .with_dilation((dilation_h, 1))
-                            .with_ceil_mode(ceil),
-                        divisor: MeanDivisor::PaddedWindow,
-                        layout: 0,
-                        values,
-                        special,
-                        deltas,
-                    })
+                let window = Window2d::new((size_h, 3), stride)
+                    .with_padding((ph.min(size_h / 2), pw))
+                    .with_dilation((dilation_h, 1))
+                    .with_ceil_mode(ceil);
+                let geometry = (window, MeanDivisor::PaddedWindow);
+                filled([1, 1, h, w], geometry, 0, special, 16)
             },
         )
 }
@@ -100,22 +114,11 @@ fn long_pairs_case() -> impl Strategy<Value = Case> {
         0usize..3,
     )
         .prop_flat_map(|((n, c, h, w), (ph, pw), ceil, special, layout)| {
-            let len = n * c * h * w;
-            (
-                proptest::collection::vec(any::<i8>(), len),
-                proptest::collection::vec(any::<i8>(), len),
-            )
-                .prop_map(move |(values, deltas)| Case {
-                    shape: [n, c, h, w],
-                    window: Window2d::new(2, 2)
-                        .with_padding((ph, pw))
-                        .with_ceil_mode(ceil),
-                    divisor: MeanDivisor::PaddedWindow,
-                    layout,
-                    values,
-                    special,
-                    deltas,
-                })
+            let window = Window2d::new(2, 2)
+                .with_padding((ph, pw))
+                .with_ceil_mode(ceil);
+            let geometry = (window, MeanDivisor::PaddedWindow);
+            filled([n, c, h, w], geometry, layout, special, n * c * h * w)
         })
 }
 
@@ -135,27 +138,22 @@ fn long_triples_case() -> impl Strategy<Value = Case> {
     )
         .prop_flat_map(
             |((n, c, h, w), (size_h, stride), (ph, pw), ceil, special, (layout, divisor))| {
-                let len = n * c * h * w;
-                (
-                    proptest::collection::vec(any::<i8>(), len),
-                    proptest::collection::vec(any::<i8>(), len),
+                let window = Window2d::new((size_h, 3), (2, stride))
+                    .with_padding((ph.min(size_h / 2), pw))
+                    .with_ceil_mode(ceil);
+                let divisor = match divisor {
+                    0 => MeanDivisor::PaddedWindow,
+                    1 => MeanDivisor::RealCells,
+                    2 => MeanDivisor::Fixed(NonZeroUsize::new(4).unwrap()),
+                    _ => MeanDivisor::Fixed(NonZeroUsize::new(1 << 20).unwrap()),
+                };
+                filled(
+                    [n, c, h, w],
+                    (window, divisor),
+                    layout,
+                    special,
+                    n * c * h * w,
                 )
-                    .prop_map(move |(values, deltas)| Case {
-                        shape: [n, c, h, w],
-                        window: Window2d::new((size_h, 3), (2, stride))
-                            .with_padding((ph.min(size_h / 2), pw))
-                            .with_ceil_mode(ceil),
-                        divisor: match divisor {
-                            0 => MeanDivisor::PaddedWindow,
-                            1 => MeanDivisor::RealCells,
-                            2 => MeanDivisor::Fixed(NonZeroUsize::new(4).unwrap()),
-                            _ => MeanDivisor::Fixed(NonZeroUsize::new(1 << 20).unwrap()),
-                        },
-                        layout,
-                        values,
-                        special,
-                        deltas,
-                    })
             },
         )
 }
@@ -178,23 +176,12 @@ fn long_separable_case() -> impl Strategy<Value = Case> {
     )
         .prop_flat_map(
             |((n, c, h, w), (size, stride), dilation, (ph, pw), ceil, special, layout)| {
-                let len = n * c * h * w;
-                (
-                    proptest::collection::vec(any::<i8>(), len),
-                    proptest::collection::vec(any::<i8>(), len),
-                )
-                    .prop_map(move |(values, deltas)| Case {
-                        shape: [n, c, h, w],
-                        window: Window2d::new(size, stride)
-                            .with_padding((ph.min(size.0 / 2), pw.min(size.1 / 2)))
-                            .with_dilation(dilation)
-                            .with_ceil_mode(ceil),
-                        divisor: MeanDivisor::PaddedWindow,
-                        layout,
-                        values,
-                        special,
-                        deltas,
-                    })
+                let window = Window2d::new(size, stride)
+                    .with_padding((ph.min(size.0 / 2), pw.min(size.1 / 2)))
+                    .with_dilation(dilation)
+                    .with_ceil_mode(ceil);
+                let geometry = (window, MeanDivisor::PaddedWindow);
+                filled([n, c, h, w], geometry, layout, special, n * c * h * w)
             },
         )
 }
@@ -214,22 +201,11 @@ fn wide_window_case() -> impl Strategy<Value = Case> {
         .prop_flat_map(
             |((c, h, size_h), (size_w, stride), (extra, pw), ceil, special)| {
                 let w = size_w + extra;
-                let len = c * h * w;
-                (
-                    proptest::collection::vec(any::<i8>(), len),
-                    proptest::collection::vec(any::<i8>(), len),
-                )
-                    .prop_map(move |(values, deltas)| Case {
-                        shape: [1, c, h, w],
-                        window: Window2d::new((size_h.min(h), size_w), (1, stride))
-                            .with_padding((0, pw))
-                            .with_ceil_mode(ceil),
-                        divisor: MeanDivisor::PaddedWindow,
-                        layout: 0,
-                        values,
-                        special,
-                        deltas,
-                    })
+                let window = Window2d::new((size_h.min(h), size_w), (1, stride))
+                    .with_padding((0, pw))
+                    .with_ceil_mode(ceil);
+                let geometry = (window, MeanDivisor::PaddedWindow);
+                filled([1, c, h, w], geometry, 0, special, c * h * w)
             },
         )
 }
@@ -243,33 +219,27 @@ fn fast_case() -> impl Strategy<Value = Case> {
         (2usize..4, 2usize..4),
         (1usize..3, 1usize..3),
         (0usize..2, 0usize..2),
-        any::<bool>(),
+        (any::<bool>(), 0usize..3),
         0usize..3,
         any::<bool>(),
     )
         .prop_flat_map(
-            |((n, c, h, w), size, stride, (ph, pw), ceil, layout, special)| {
-                let len = n * c * h * w;
-                (
-                    proptest::collection::vec(any::<i8>(), len),
-                    proptest::collection::vec(any::<i8>(), len * 4),
-                    0usize..3,
+            |((n, c, h, w), size, stride, (ph, pw), (ceil, divisor), layout, special)| {
+                let window = Window2d::new(size, stride)
+                    .with_padding((ph, pw))
+                    .with_ceil_mode(ceil);
+                let divisor = match divisor {
+                    0 => MeanDivisor::PaddedWindow,
+                    1 => MeanDivisor::RealCells,
+                    _ => MeanDivisor::Fixed(NonZeroUsize::new(3).unwrap()),
+                };
+                filled(
+                    [n, c, h, w],
+                    (window, divisor),
+                    layout,
+                    special,
+                    n * c * h * w * 4,
                 )
-                    .prop_map(move |(values, deltas, divisor)| Case {
-                        shape: [n, c, h, w],
-                        window: Window2d::new(size, stride)
-                            .with_padding((ph, pw))
-                            .with_ceil_mode(ceil),
-                        divisor: match divisor {
-                            0 => MeanDivisor::PaddedWindow,
-                            1 => MeanDivisor::RealCells,
-                            _ => MeanDivisor::Fixed(NonZeroUsize::new(3).unwrap()),
-                        },
-                        layout,
-                        values,
-                        special,
-                        deltas,
-                    })
             },
         )
 }
@@ -290,21 +260,8 @@ fn case() -> impl Strategy<Value = Case> {
         0usize..3,
         any::<bool>(),
     )
-        .prop_flat_map(|((n, c, h, w), (window, divisor), layout, special)| {
-            let len = n * c * h * w;
-            (
-                proptest::collection::vec(any::<i8>(), len),
-                proptest::collection::vec(any::<i8>(), len * 4),
-            )
-                .prop_map(move |(values, deltas)| Case {
-                    shape: [n, c, h, w],
-                    window,
-                    divisor,
-                    layout,
-                    values,
-                    special,
-                    deltas,
-                })
+        .prop_flat_map(|((n, c, h, w), geometry, layout, special)| {
+            filled([n, c, h, w], geometry, layout, special, n * c * h * w * 4)
         })
 }
 
