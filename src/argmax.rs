@@ -5,6 +5,7 @@ use ndarray::Array4;
 
 use crate::PoolError;
 use crate::geometry::{Plan, Window2d};
+use crate::parallel;
 
 /// An offset within a window, stored in the narrowest type that holds every
 /// offset of the window.
@@ -272,26 +273,28 @@ impl Argmax {
             })?;
         let offsets = std::mem::replace(&mut self.offsets, Offsets::U8(Vec::new()));
         self.offsets = match (offsets, cells) {
-            (Offsets::U8(mut v), ..=256) => {
-                v.resize(len, 0);
-                Offsets::U8(v)
-            }
-            (_, ..=256) => Offsets::U8(vec![0; len]),
-            (Offsets::U16(mut v), ..=65536) => {
-                v.resize(len, 0);
-                Offsets::U16(v)
-            }
-            (_, ..=65536) => Offsets::U16(vec![0; len]),
-            (Offsets::U32(mut v), _) => {
-                v.resize(len, 0);
-                Offsets::U32(v)
-            }
-            _ => Offsets::U32(vec![0; len]),
+            (Offsets::U8(v), ..=256) => Offsets::U8(resized(v, len)),
+            (_, ..=256) => Offsets::U8(parallel::zeroed(len)),
+            (Offsets::U16(v), ..=65536) => Offsets::U16(resized(v, len)),
+            (_, ..=65536) => Offsets::U16(parallel::zeroed(len)),
+            (Offsets::U32(v), _) => Offsets::U32(resized(v, len)),
+            _ => Offsets::U32(parallel::zeroed(len)),
         };
         self.window = window;
         self.plan = plan.clone();
         self.input_shape = input_shape;
         self.output_shape = output_shape;
         Ok(())
+    }
+}
+
+/// `offsets` made `len` long: in place when its allocation holds them, else
+/// a new allocation of zeros.
+fn resized<O: Offset + num_traits::Zero>(mut offsets: Vec<O>, len: usize) -> Vec<O> {
+    if offsets.capacity() >= len {
+        offsets.resize(len, O::zero());
+        offsets
+    } else {
+        parallel::zeroed(len)
     }
 }

@@ -20,7 +20,7 @@ use crate::geometry::{AxisPlan, AxisWindow, Plan, Window2d, output_shape};
 use crate::layout::{
     check_shape, plane_len, planes, shape4, standard_slice_mut, with_standard_layout,
 };
-use crate::parallel::{for_each_plane, for_each_plane_band};
+use crate::parallel::{self, for_each_plane, for_each_plane_band};
 use crate::phases::Phases;
 use crate::separable::Separable;
 
@@ -320,7 +320,7 @@ fn extreme_argmax<T: PoolElement, E: Extremum>(
     window: &Window2d,
 ) -> Result<(Array4<T>, Argmax), PoolError> {
     let shape = window.output_shape(shape4(x))?;
-    let mut output = Array4::zeros(shape);
+    let mut output = parallel::zeros(shape);
     let mut argmax = Argmax::default();
     extreme_into::<T, E>(x, window, &mut output, &mut argmax)?;
     Ok((output, argmax))
@@ -363,7 +363,7 @@ fn extreme_values<T: PoolElement, E: Extremum>(
     window: &Window2d,
 ) -> Result<Array4<T>, PoolError> {
     let shape = window.output_shape(shape4(x))?;
-    let mut output = Array4::zeros(shape);
+    let mut output = parallel::zeros(shape);
     extreme_values_into::<T, E>(x, window, &mut output)?;
     Ok(output)
 }
@@ -481,7 +481,7 @@ pub fn max_pool2d_backward_argmax<T: Float + Send + Sync>(
     argmax: &Argmax,
 ) -> Result<Array4<T>, PoolError> {
     check_shape("delta", delta, argmax.output_shape)?;
-    let mut grad = Array4::zeros(argmax.input_shape);
+    let mut grad = parallel::zeros(argmax.input_shape);
     backward_argmax(delta, argmax, standard_slice_mut(&mut grad), true);
     Ok(grad)
 }

@@ -11,7 +11,7 @@ use crate::element::MeanElement;
 use crate::geometry::{AxisPlan, AxisWindow, MeanDivisor, Plan, Window2d, output_shape};
 use crate::isa;
 use crate::layout::{check_shape, shape4, with_standard_layout};
-use crate::parallel::for_each_plane;
+use crate::parallel::{self, for_each_plane};
 use crate::phases::Phases;
 
 /// Mean pooling forward: the sum of every window's real input cells divided
@@ -49,7 +49,7 @@ pub fn mean_pool2d<T: MeanElement>(
     divisor: MeanDivisor,
 ) -> Result<Array4<T>, PoolError> {
     let shape = window.output_shape(shape4(x))?;
-    let mut output = Array4::zeros(shape);
+    let mut output = parallel::zeros(shape);
     mean_pool2d_into(x, window, divisor, &mut output)?;
     Ok(output)
 }
@@ -144,7 +144,7 @@ pub fn mean_pool2d_backward<T: MeanElement>(
     divisor: MeanDivisor,
 ) -> Result<Array4<T>, PoolError> {
     window.output_shape(input_shape)?;
-    let mut grad = Array4::zeros(input_shape);
+    let mut grad = parallel::zeros(input_shape);
     mean_pool2d_backward_into(delta, window, divisor, &mut grad)?;
     Ok(grad)
 }

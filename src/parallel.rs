@@ -4,7 +4,8 @@
 
 use std::ops::Range;
 
-use ndarray::{ArrayRef, Ix4};
+use ndarray::{Array4, ArrayRef, Ix4};
+use num_traits::Zero;
 
 use crate::layout::{plane_slice, plane_view};
 
@@ -114,6 +115,39 @@ pub(crate) fn for_each_plane<T: Copy + Sync, A: Send>(
         |plane, input, rows, out, _| work(plane, input, rows, out),
     );
 }
+
+/// An array of zeros of `shape`, for an allocating call to write into.
+///
+/// `Array4::zeros` leaves the zeroing to `calloc`. That is free for a block
+/// of fresh pages from the system, which glibc's allocator hands out for
+/// every block of [`FRESH_BLOCK`] bytes or more, but below that it is
+/// usually a block the allocator has had before, and `calloc` zeroes it with
+/// a serial `memset` on the calling thread. Where the call runs on several
+/// threads, they zero such blocks in parts instead.
+pub(crate) fn zeros<T: Zero + Clone + Send>(shape: [usize; 4]) -> Array4<T> {
+    let len = shape.iter().try_fold(1usize, |len, &d| len.checked_mul(d));
+    len.and_then(|len| Array4::from_shape_vec(shape, zeroed(len)).ok())
+        .unwrap_or_else(|| Array4::zeros(shape))
+}
+
+/// `len` zeros, zeroed as [`zeros`] does.
+pub(crate) fn zeroed<T: Zero + Clone + Send>(len: usize) -> Vec<T> {
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        let bytes = len.saturating_mul(std::mem::size_of::<T>());
+        if bytes < FRESH_BLOCK && threads(len) > 1 {
+            return (0..len).into_par_iter().map(|_| T::zero()).collect();
+        }
+    }
+    vec![T::zero(); len]
+}
+
+/// The size from which glibc's `malloc` always maps fresh pages
+/// (`DEFAULT_MMAP_THRESHOLD_MAX` on 64-bit targets): zero already, so
+/// [`zeros`] leaves them to `calloc`.
+#[cfg(feature = "rayon")]
+const FRESH_BLOCK: usize = 32 << 20;
 
 #[cfg(feature = "rayon")]
 fn threads(elements: usize) -> usize {
