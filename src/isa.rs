@@ -15,11 +15,20 @@
 //! of sixteen. AVX2 alone gained nothing measurable, and the max backward
 //! was slower with it, so it stays portable.
 //!
-//! This module holds the crate's one `unsafe` block: calling a function
+//! This module holds the crate's two `unsafe` blocks. One calls a function
 //! compiled for features the CPU has been checked to have. Setting the
 //! environment variable `NDARRAY_POOLING_PORTABLE` (to anything) before the
 //! first call keeps every kernel on the portable path; the test suite runs
 //! once each way, and both must give the same bits.
+//!
+//! The other is [`prefetch`]: `_mm_prefetch`, a hint to start loading a
+//! cache line, which is `unsafe` only because it is an SSE instruction, and
+//! every x86-64 CPU has SSE. The 2x2 forwards and the mean forward prefetch
+//! the input rows they read a few rows later; on the 2-core development
+//! machine that made the 2x2 forwards 17–45 % faster, where the hardware
+//! prefetchers leave a plain read of a large input at about half the speed
+//! of a prefetched one. The separable max, prefetching the same way, was
+//! slower, so it does not.
 
 /// Loops shorter than this stay portable: sixteen-lane vectors leave most
 /// of a short row to the scalar remainder, four-lane ones little of it.
@@ -54,6 +63,21 @@ pub(crate) fn wide_or<A, R>(
     portable(args)
 }
 
+/// Asks the CPU to start loading `cells` into its caches, a cache line at a
+/// time, without waiting for them: a hint, which changes no result.
+#[inline(always)]
+pub(crate) fn prefetch<T>(cells: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let per_line = (64 / std::mem::size_of::<T>().max(1)).max(1);
+        for line in cells.chunks(per_line) {
+            x86::prefetch(line);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = cells;
+}
+
 /// Whether to take the AVX-512 path: the CPU has it and
 /// `NDARRAY_POOLING_PORTABLE` is not set. Checked once.
 #[cfg(target_arch = "x86_64")]
@@ -80,6 +104,17 @@ mod x86 {
         // caller checked with `is_x86_feature_detected!`; it has no other
         // precondition.
         unsafe { avx512(kernel) }
+    }
+
+    /// Prefetches the cache line that holds `line`'s first element into
+    /// every level of the cache.
+    #[inline(always)]
+    pub(super) fn prefetch<T>(line: &[T]) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: `_mm_prefetch` needs SSE, which every x86-64 CPU has; it
+        // is a hint that neither reads nor writes memory as far as the
+        // program can tell, and never faults.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) }
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]

@@ -107,7 +107,7 @@ pub(crate) fn lp_plan_into<T: Float + Send + Sync>(
 ) {
     let power = T::from(p).unwrap_or_else(T::one);
     with_standard_layout(out, |out| {
-        for_each_plane(x, out, plan.out_height(), true, |_, input, rows, out| {
+        for_each_plane(x, out, plan.out_height(), true, |_, input, _, rows, out| {
             let width = plan.in_width();
             let out_rows = out.chunks_exact_mut(plan.out_width());
             for (row_window, out_row) in plan.rows.windows[rows].iter().zip(out_rows) {
@@ -141,33 +141,39 @@ pub(crate) fn lp_backward_plan_into<T: Float + Send + Sync>(
     let channels = input_shape[1];
     let power = T::from(p).unwrap_or_else(T::one);
     with_standard_layout(grad, |grad| {
-        for_each_plane(x, grad, plan.in_height(), false, |plane, input, _, grad| {
-            let (mut d_scratch, mut y_scratch) = (Vec::new(), Vec::new());
-            let delta = plane_slice(plane_view(delta, plane, channels), &mut d_scratch);
-            let y = plane_slice(plane_view(&y, plane, channels), &mut y_scratch);
-            grad.fill(T::zero());
-            let width = plan.in_width();
-            let windows = plan
-                .rows
-                .windows
-                .iter()
-                .flat_map(|r| plan.cols.windows.iter().map(move |c| (r, c)));
-            for (((row_window, col_window), &d), &y) in windows.zip(delta).zip(y) {
-                if y == T::zero() {
-                    continue;
-                }
-                let scale = d / y.powf(power - T::one());
-                for h in plan.rows.cells(row_window) {
-                    for w in plan.cols.cells(col_window) {
-                        let v = input[h * width + w];
-                        if v != T::zero() {
-                            let cell = &mut grad[h * width + w];
-                            *cell = *cell + v.signum() * v.abs().powf(power - T::one()) * scale;
+        for_each_plane(
+            x,
+            grad,
+            plan.in_height(),
+            false,
+            |plane, input, _, _, grad| {
+                let (mut d_scratch, mut y_scratch) = (Vec::new(), Vec::new());
+                let delta = plane_slice(plane_view(delta, plane, channels), &mut d_scratch);
+                let y = plane_slice(plane_view(&y, plane, channels), &mut y_scratch);
+                grad.fill(T::zero());
+                let width = plan.in_width();
+                let windows = plan
+                    .rows
+                    .windows
+                    .iter()
+                    .flat_map(|r| plan.cols.windows.iter().map(move |c| (r, c)));
+                for (((row_window, col_window), &d), &y) in windows.zip(delta).zip(y) {
+                    if y == T::zero() {
+                        continue;
+                    }
+                    let scale = d / y.powf(power - T::one());
+                    for h in plan.rows.cells(row_window) {
+                        for w in plan.cols.cells(col_window) {
+                            let v = input[h * width + w];
+                            if v != T::zero() {
+                                let cell = &mut grad[h * width + w];
+                                *cell = *cell + v.signum() * v.abs().powf(power - T::one()) * scale;
+                            }
                         }
                     }
                 }
-            }
-        });
+            },
+        );
     });
     Ok(())
 }

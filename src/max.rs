@@ -20,7 +20,7 @@ use crate::geometry::{AxisPlan, AxisWindow, Plan, Window2d, output_shape};
 use crate::layout::{
     check_shape, plane_len, planes, shape4, standard_slice_mut, with_standard_layout,
 };
-use crate::parallel::{self, for_each_plane, for_each_plane_band};
+use crate::parallel::{self, AHEAD, for_each_plane, for_each_plane_band, prefetch};
 use crate::phases::Phases;
 use crate::separable::Separable;
 
@@ -545,11 +545,11 @@ fn forward<T: PoolElement, E: Extremum, O: Offset>(
         offsets,
         plan.out_height(),
         true,
-        |_, input, rows, out, offsets| {
+        |_, input, ahead, rows, out, offsets| {
             if with_index {
-                band::<T, E, O, true>(plan, input, rows, out, offsets);
+                band::<T, E, O, true>(plan, (input, ahead), rows, out, offsets);
             } else {
-                band::<T, E, O, false>(plan, input, rows, out, offsets);
+                band::<T, E, O, false>(plan, (input, ahead), rows, out, offsets);
             }
         },
     );
@@ -565,13 +565,13 @@ fn dense(axis: &AxisPlan) -> bool {
 /// [`Separable`].
 fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     plan: &Plan,
-    input: &[T],
+    (input, ahead): (&[T], &[T]),
     rows: Range<usize>,
     out: &mut [T],
     offsets: &mut [O],
 ) {
     if (dense(&plan.rows) && dense(&plan.cols)) || !Separable::<T>::suits(plan) {
-        return row_by_row::<T, E, O, INDEX>(plan, input, rows, out, offsets, false);
+        return row_by_row::<T, E, O, INDEX>(plan, (input, ahead), rows, out, offsets, false);
     }
     let out_width = plan.out_width();
     let run = Separable::<T>::run_length(plan);
@@ -587,7 +587,7 @@ fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
                 // a row holding NaN: these output rows again, exactly
                 let first = rows.start + k * run;
                 let rows = first..first + chunk.len();
-                row_by_row::<T, E, O, INDEX>(plan, input, rows, out, offsets, true);
+                row_by_row::<T, E, O, INDEX>(plan, (input, ahead), rows, out, offsets, true);
             }
         }
     });
@@ -598,7 +598,7 @@ fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
 /// padding by [`edges`]. With `exact`, by the exact loops only.
 fn row_by_row<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     plan: &Plan,
-    input: &[T],
+    (input, ahead): (&[T], &[T]),
     rows: Range<usize>,
     out: &mut [T],
     offsets: &mut [O],
@@ -610,6 +610,8 @@ fn row_by_row<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     let interior_cols = plan.cols.interior();
     let pattern_2x2s2 = !exact && dense(&plan.rows) && dense(&plan.cols);
     for (i, row_window) in plan.rows.windows[rows].iter().enumerate() {
+        let next = row_window.start * width + AHEAD;
+        prefetch(ahead, next, plan.rows.stride * width);
         let out_row = &mut out[i * out_width..(i + 1) * out_width];
         let offset_row: &mut [O] = if INDEX {
             &mut offsets[i * out_width..(i + 1) * out_width]
@@ -859,7 +861,7 @@ fn backward<T: Float + Send + Sync, O: Offset>(
         grad,
         plan.in_height(),
         false,
-        |plane, delta, _, grad| {
+        |plane, delta, _, _, grad| {
             let offsets = &offsets[plane * out_plane..(plane + 1) * out_plane];
             if plan.rows.disjoint() && plan.cols.disjoint() {
                 backward_disjoint(plan, delta, offsets, grad);

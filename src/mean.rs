@@ -11,7 +11,7 @@ use crate::element::MeanElement;
 use crate::geometry::{AxisPlan, AxisWindow, MeanDivisor, Plan, Window2d, output_shape};
 use crate::isa;
 use crate::layout::{check_shape, shape4, with_standard_layout};
-use crate::parallel::{self, for_each_plane};
+use crate::parallel::{self, AHEAD, for_each_plane, prefetch};
 use crate::phases::Phases;
 
 /// Mean pooling forward: the sum of every window's real input cells divided
@@ -97,9 +97,15 @@ pub(crate) fn mean_plan_into<T: Float + Send + Sync>(
     let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
     check_shape("output", out, shape)?;
     with_standard_layout(out, |out| {
-        for_each_plane(x, out, plan.out_height(), true, |_, input, rows, out| {
-            forward_band(plan, divisor, input, rows, out);
-        });
+        for_each_plane(
+            x,
+            out,
+            plan.out_height(),
+            true,
+            |_, input, ahead, rows, out| {
+                forward_band(plan, divisor, input, ahead, rows, out);
+            },
+        );
     });
     Ok(())
 }
@@ -196,15 +202,21 @@ pub(crate) fn mean_backward_plan_into<T: Float + Send + Sync>(
     with_standard_layout(grad, |grad| {
         // By planes only: bands of input rows would share overlapping windows.
         let gather = Gather::new(plan);
-        for_each_plane(delta, grad, plan.in_height(), false, |_, delta, _, grad| {
-            if plan.rows.disjoint() && plan.cols.disjoint() {
-                backward_disjoint(plan, divisor, delta, grad);
-            } else if let Some(gather) = &gather {
-                gather.backward(plan, divisor, delta, grad);
-            } else {
-                backward_overlapping(plan, divisor, delta, grad);
-            }
-        });
+        for_each_plane(
+            delta,
+            grad,
+            plan.in_height(),
+            false,
+            |_, delta, _, _, grad| {
+                if plan.rows.disjoint() && plan.cols.disjoint() {
+                    backward_disjoint(plan, divisor, delta, grad);
+                } else if let Some(gather) = &gather {
+                    gather.backward(plan, divisor, delta, grad);
+                } else {
+                    backward_overlapping(plan, divisor, delta, grad);
+                }
+            },
+        );
     });
     Ok(())
 }
@@ -294,6 +306,7 @@ fn forward_band<T: Float>(
     plan: &Plan,
     divisor: MeanDivisor,
     input: &[T],
+    ahead: &[T],
     rows: Range<usize>,
     out: &mut [T],
 ) {
@@ -311,6 +324,11 @@ fn forward_band<T: Float>(
         .iter()
         .zip(out.chunks_exact_mut(out_width))
     {
+        prefetch(
+            ahead,
+            row_window.start * width + AHEAD,
+            plan.rows.stride * width,
+        );
         let (row_divisors, full) = divisors.get(plan, row_window, divisor);
         match full {
             Some(full) if three_wide && row_window.taps == 3 => {
