@@ -83,6 +83,8 @@ pub(crate) fn for_each_plane_band<T: Copy + Sync, A: Send, B: Send>(
     let channels = x.shape()[1];
     let planes = x.shape()[0] * channels;
     let elements = x.len().max(first.len());
+    // an input that fits in cache is not worth prefetching
+    let cached = x.len().saturating_mul(std::mem::size_of::<T>()) < PREFETCH_FROM;
     let whole = x.as_slice();
     for_each_band(
         first,
@@ -94,7 +96,11 @@ pub(crate) fn for_each_plane_band<T: Copy + Sync, A: Send, B: Send>(
         |task| {
             let mut scratch = Vec::new();
             let plane = plane_slice(plane_view(x, task.plane, channels), &mut scratch);
-            let ahead = whole.map_or(plane, |whole| ahead(whole, task.plane, plane.len()));
+            let ahead = match whole {
+                _ if cached => &[],
+                Some(whole) => ahead(whole, task.plane, plane.len()),
+                None => plane,
+            };
             work(task.plane, plane, ahead, task.rows, task.first, task.second);
         },
     );
@@ -114,15 +120,26 @@ fn ahead<T>(whole: &[T], plane: usize, plane_len: usize) -> &[T] {
 /// read of a large input at half the speed of a prefetched one.
 pub(crate) const AHEAD: usize = 2048;
 
+/// Inputs smaller than this many bytes are not prefetched: they are in
+/// cache after the first call.
+const PREFETCH_FROM: usize = 1 << 20;
+
 /// Prefetches cells `start..start + len` of `ahead` (as far as it holds
 /// them): the rows a kernel reads next, so that they arrive in cache by the
 /// time it does.
-#[inline(always)]
+#[inline]
 pub(crate) fn prefetch<T>(ahead: &[T], start: usize, len: usize) {
-    let end = start.saturating_add(len).min(ahead.len());
-    if let Some(cells) = ahead.get(start..end) {
-        crate::isa::prefetch(cells);
+    if start < ahead.len() {
+        let end = start.saturating_add(len).min(ahead.len());
+        prefetch_cells(&ahead[start..end]);
     }
+}
+
+/// Every cache line of `cells`; out of line, so that the kernels' loops
+/// stay as they were.
+#[inline(never)]
+fn prefetch_cells<T>(cells: &[T]) {
+    crate::isa::prefetch(cells);
 }
 
 /// [`for_each_plane_band`] with one output.
