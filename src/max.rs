@@ -572,7 +572,7 @@ fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
 ) {
     if (dense(&plan.rows) && dense(&plan.cols)) || !Separable::<T>::suits(plan) {
         // small inputs, not prefetched, take a loop without the prefetch:
-        // with it, 28x28 planes were 10 % slower
+        // with it, the 2x2 forward with indices on 28x28 planes took 5 % longer
         return if ahead.is_empty() {
             row_by_row::<T, E, O, INDEX, false>(plan, (input, ahead), rows, out, offsets, false)
         } else {
