@@ -64,8 +64,9 @@ pub(crate) fn wide_or<A, R>(
 }
 
 /// Asks the CPU to start loading `cells` into its caches, a cache line at a
-/// time, without waiting for them: a hint, which changes no result.
-#[inline(always)]
+/// time, without waiting for them: a hint, which changes no result. Out of
+/// line, so that the kernels' loops around it stay as they were.
+#[inline(never)]
 pub(crate) fn prefetch<T>(cells: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {

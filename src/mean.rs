@@ -324,13 +324,11 @@ fn forward_band<T: Float>(
         .iter()
         .zip(out.chunks_exact_mut(out_width))
     {
-        if !ahead.is_empty() {
-            prefetch(
-                ahead,
-                row_window.start * width + AHEAD,
-                plan.rows.stride * width,
-            );
-        }
+        prefetch(
+            ahead,
+            row_window.start * width + AHEAD,
+            plan.rows.stride * width,
+        );
         let (row_divisors, full) = divisors.get(plan, row_window, divisor);
         match full {
             Some(full) if three_wide && row_window.taps == 3 => {

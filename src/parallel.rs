@@ -70,8 +70,10 @@ pub(crate) fn for_each_band<A: Send, B: Send>(
 
 /// [`for_each_band`] over the `(n, c)` planes of `x`: `work` gets the plane's
 /// index, the plane as a row-major slice (copied once per task if `x` is not
-/// laid out so), the cells a kernel may prefetch as it nears the plane's end
-/// (see [`ahead`]), the task's rows and its parts of `first` and `second`.
+/// laid out so), the cells a kernel may prefetch (see [`plane_and_next`];
+/// none when `x` is small enough to stay in cache, or not laid out so, as
+/// the copy is in cache already), the task's rows and its parts of `first`
+/// and `second`.
 pub(crate) fn for_each_plane_band<T: Copy + Sync, A: Send, B: Send>(
     x: &ArrayRef<T, Ix4>,
     first: &mut [A],
@@ -83,9 +85,8 @@ pub(crate) fn for_each_plane_band<T: Copy + Sync, A: Send, B: Send>(
     let channels = x.shape()[1];
     let planes = x.shape()[0] * channels;
     let elements = x.len().max(first.len());
-    // an input that fits in cache is not worth prefetching
     let cached = x.len().saturating_mul(std::mem::size_of::<T>()) < PREFETCH_FROM;
-    let whole = x.as_slice();
+    let whole = x.as_slice().filter(|_| !cached);
     for_each_band(
         first,
         second,
@@ -96,11 +97,9 @@ pub(crate) fn for_each_plane_band<T: Copy + Sync, A: Send, B: Send>(
         |task| {
             let mut scratch = Vec::new();
             let plane = plane_slice(plane_view(x, task.plane, channels), &mut scratch);
-            let ahead = match whole {
-                _ if cached => &[],
-                Some(whole) => ahead(whole, task.plane, plane.len()),
-                None => plane,
-            };
+            let ahead = whole.map_or(&[][..], |whole| {
+                plane_and_next(whole, task.plane, plane.len())
+            });
             work(task.plane, plane, ahead, task.rows, task.first, task.second);
         },
     );
@@ -110,7 +109,7 @@ pub(crate) fn for_each_plane_band<T: Copy + Sync, A: Send, B: Send>(
 /// `plane_len`-cell planes, and those of the plane after it: a task's plane
 /// is usually followed by the next, so a kernel nearing the end of one can
 /// prefetch the rows of the next at the same distance.
-fn ahead<T>(whole: &[T], plane: usize, plane_len: usize) -> &[T] {
+fn plane_and_next<T>(whole: &[T], plane: usize, plane_len: usize) -> &[T] {
     let start = plane * plane_len;
     &whole[start..(start + 2 * plane_len).min(whole.len())]
 }
@@ -131,15 +130,8 @@ const PREFETCH_FROM: usize = 1 << 20;
 pub(crate) fn prefetch<T>(ahead: &[T], start: usize, len: usize) {
     if start < ahead.len() {
         let end = start.saturating_add(len).min(ahead.len());
-        prefetch_cells(&ahead[start..end]);
+        crate::isa::prefetch(&ahead[start..end]);
     }
-}
-
-/// Every cache line of `cells`; out of line, so that the kernels' loops
-/// stay as they were.
-#[inline(never)]
-fn prefetch_cells<T>(cells: &[T]) {
-    crate::isa::prefetch(cells);
 }
 
 /// [`for_each_plane_band`] with one output.
