@@ -5,13 +5,10 @@ use ndarray::Array4;
 
 use crate::PoolError;
 use crate::geometry::{Plan, Window2d};
-use crate::parallel;
 
 /// An offset within a window, stored in the narrowest type that holds every
 /// offset of the window.
-pub(crate) trait Offset:
-    Copy + Default + Send + Sync + std::ops::Add<Output = Self> + 'static
-{
+pub(crate) trait Offset: Copy + Default + Send + Sync + num_traits::Zero + 'static {
     fn from_usize(offset: usize) -> Self;
     fn to_usize(self) -> usize;
 }
@@ -262,7 +259,6 @@ impl Argmax {
         input_shape: [usize; 4],
         output_shape: [usize; 4],
     ) -> Result<(), PoolError> {
-        let len = output_shape.iter().product();
         let cells = plan
             .rows
             .size
@@ -271,30 +267,21 @@ impl Argmax {
             .ok_or(PoolError::Overflow {
                 what: "window cell count",
             })?;
+        // emptied, keeping the allocation of the right width: the forward
+        // fills them (see `parallel::Out::New`)
         let offsets = std::mem::replace(&mut self.offsets, Offsets::U8(Vec::new()));
         self.offsets = match (offsets, cells) {
-            (Offsets::U8(v), ..=256) => Offsets::U8(resized(v, len)),
-            (_, ..=256) => Offsets::U8(parallel::zeroed(len)),
-            (Offsets::U16(v), ..=65536) => Offsets::U16(resized(v, len)),
-            (_, ..=65536) => Offsets::U16(parallel::zeroed(len)),
-            (Offsets::U32(v), _) => Offsets::U32(resized(v, len)),
-            _ => Offsets::U32(parallel::zeroed(len)),
+            (Offsets::U8(v), ..=256) => Offsets::U8(v),
+            (_, ..=256) => Offsets::U8(Vec::new()),
+            (Offsets::U16(v), 257..=65536) => Offsets::U16(v),
+            (_, 257..=65536) => Offsets::U16(Vec::new()),
+            (Offsets::U32(v), 65537..) => Offsets::U32(v),
+            _ => Offsets::U32(Vec::new()),
         };
         self.window = window;
         self.plan = plan.clone();
         self.input_shape = input_shape;
         self.output_shape = output_shape;
         Ok(())
-    }
-}
-
-/// `offsets` made `len` long: in place when its allocation holds them, else
-/// a new allocation of zeros.
-fn resized<O: Offset + num_traits::Zero>(mut offsets: Vec<O>, len: usize) -> Vec<O> {
-    if offsets.capacity() >= len {
-        offsets.resize(len, O::zero());
-        offsets
-    } else {
-        parallel::zeroed(len)
     }
 }

@@ -1,12 +1,11 @@
 //! The element types pooling accepts, and which way a window's winner is
 //! chosen.
 
-#[cfg(feature = "half")]
-use ndarray::Array4;
-use ndarray::{ArrayRef, Ix4};
+use ndarray::{Array4, ArrayRef, Ix4};
 use num_traits::Float;
 
 use crate::PoolError;
+use crate::layout::new_array;
 
 /// An element type that max and min pooling accept: floats, and integers for
 /// images (`u8`, `i8`, `i32`, …); with the `half` feature also `f16` and
@@ -127,6 +126,16 @@ pub trait MeanElement: Float + Send + Sync + 'static {
             &mut ArrayRef<Self::Acc, Ix4>,
         ) -> Result<R, PoolError>,
     ) -> Result<R, PoolError>;
+
+    /// A new array of `shape` whose cells `f` pushes onto a vector, in the
+    /// accumulator type: directly when it is `Self`, else from widened
+    /// copies of `inputs`, rounding the result.
+    #[doc(hidden)]
+    fn new_in_accumulator(
+        inputs: &[&ArrayRef<Self, Ix4>],
+        shape: [usize; 4],
+        f: impl FnOnce(&[&ArrayRef<Self::Acc, Ix4>], &mut Vec<Self::Acc>),
+    ) -> Array4<Self>;
 }
 
 macro_rules! native_mean {
@@ -140,6 +149,14 @@ macro_rules! native_mean {
                 f: impl FnOnce(&[&ArrayRef<$t, Ix4>], &mut ArrayRef<$t, Ix4>) -> Result<R, PoolError>,
             ) -> Result<R, PoolError> {
                 f(inputs, out)
+            }
+
+            fn new_in_accumulator(
+                inputs: &[&ArrayRef<$t, Ix4>],
+                shape: [usize; 4],
+                f: impl FnOnce(&[&ArrayRef<$t, Ix4>], &mut Vec<$t>),
+            ) -> Array4<$t> {
+                new_array(shape, |cells| f(inputs, cells))
             }
         }
     )*};
@@ -163,6 +180,16 @@ macro_rules! half_mean {
                 let result = f(&wide_refs, &mut wide_out)?;
                 out.zip_mut_with(&wide_out, |o, &w| *o = <$t>::from_f32(w));
                 Ok(result)
+            }
+
+            fn new_in_accumulator(
+                inputs: &[&ArrayRef<$t, Ix4>],
+                shape: [usize; 4],
+                f: impl FnOnce(&[&ArrayRef<f32, Ix4>], &mut Vec<f32>),
+            ) -> Array4<$t> {
+                let wide: Vec<Array4<f32>> = inputs.iter().map(|x| x.mapv(<$t>::to_f32)).collect();
+                let wide_refs: Vec<&ArrayRef<f32, Ix4>> = wide.iter().map(|x| &**x).collect();
+                new_array(shape, |cells| f(&wide_refs, cells)).mapv(<$t>::from_f32)
             }
         }
     )*};

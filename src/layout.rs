@@ -52,6 +52,14 @@ pub(crate) fn standard_slice_mut<T>(a: &mut Array4<T>) -> &mut [T] {
         .expect("arrays allocated by this crate are in standard layout")
 }
 
+/// The array of `shape` whose cells, in standard order, `f` pushes onto a
+/// vector (see `parallel::Out::New`).
+pub(crate) fn new_array<T>(shape: [usize; 4], f: impl FnOnce(&mut Vec<T>)) -> Array4<T> {
+    let mut cells = Vec::new();
+    f(&mut cells);
+    Array4::from_shape_vec(shape, cells).expect("the work fills every cell of its output")
+}
+
 /// Cells in one `(n, c)` plane.
 pub(crate) fn plane_len(shape: [usize; 4]) -> usize {
     shape[2] * shape[3]

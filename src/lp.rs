@@ -7,7 +7,7 @@ use crate::PoolError;
 use crate::element::MeanElement;
 use crate::geometry::{Plan, Window2d, output_shape};
 use crate::layout::{check_shape, plane_slice, plane_view, shape4, with_standard_layout};
-use crate::parallel::for_each_plane;
+use crate::parallel::{Out, for_each_plane};
 
 /// Checks that `p` is a power LP pooling can use: finite and positive.
 pub(crate) fn check_power(p: f64) -> Result<(), PoolError> {
@@ -107,21 +107,28 @@ pub(crate) fn lp_plan_into<T: Float + Send + Sync>(
 ) {
     let power = T::from(p).unwrap_or_else(T::one);
     with_standard_layout(out, |out| {
-        for_each_plane(x, out, plan.out_height(), true, |_, input, _, rows, out| {
-            let width = plan.in_width();
-            let out_rows = out.chunks_exact_mut(plan.out_width());
-            for (row_window, out_row) in plan.rows.windows[rows].iter().zip(out_rows) {
-                for (col_window, y) in plan.cols.windows.iter().zip(out_row) {
-                    let mut sum = T::zero();
-                    for h in plan.rows.cells(row_window) {
-                        for w in plan.cols.cells(col_window) {
-                            sum = sum + input[h * width + w].abs().powf(power);
+        let out = Out::Given(out);
+        for_each_plane(
+            x,
+            out,
+            plan.out_height(),
+            true,
+            |_, input, _, rows, mut out| {
+                let (width, out) = (plan.in_width(), out.all());
+                let out_rows = out.chunks_exact_mut(plan.out_width());
+                for (row_window, out_row) in plan.rows.windows[rows].iter().zip(out_rows) {
+                    for (col_window, y) in plan.cols.windows.iter().zip(out_row) {
+                        let mut sum = T::zero();
+                        for h in plan.rows.cells(row_window) {
+                            for w in plan.cols.cells(col_window) {
+                                sum = sum + input[h * width + w].abs().powf(power);
+                            }
                         }
+                        *y = sum.powf(power.recip());
                     }
-                    *y = sum.powf(power.recip());
                 }
-            }
-        });
+            },
+        );
     });
 }
 
@@ -143,10 +150,11 @@ pub(crate) fn lp_backward_plan_into<T: Float + Send + Sync>(
     with_standard_layout(grad, |grad| {
         for_each_plane(
             x,
-            grad,
+            Out::Given(grad),
             plan.in_height(),
             false,
-            |plane, input, _, _, grad| {
+            |plane, input, _, _, mut grad| {
+                let grad = grad.all();
                 let (mut d_scratch, mut y_scratch) = (Vec::new(), Vec::new());
                 let delta = plane_slice(plane_view(delta, plane, channels), &mut d_scratch);
                 let y = plane_slice(plane_view(&y, plane, channels), &mut y_scratch);

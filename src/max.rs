@@ -18,9 +18,9 @@ use crate::argmax::{Argmax, CellTable, Offset, Offsets};
 use crate::element::{Extremum, Largest, PoolElement, Smallest};
 use crate::geometry::{AxisPlan, AxisWindow, Plan, Window2d, output_shape};
 use crate::layout::{
-    check_shape, plane_len, planes, shape4, standard_slice_mut, with_standard_layout,
+    check_shape, new_array, plane_len, planes, shape4, standard_slice_mut, with_standard_layout,
 };
-use crate::parallel::{self, AHEAD, for_each_plane, for_each_plane_band, prefetch};
+use crate::parallel::{AHEAD, Out, Part, for_each_plane, for_each_plane_band, prefetch};
 use crate::phases::Phases;
 use crate::separable::Separable;
 
@@ -319,10 +319,15 @@ fn extreme_argmax<T: PoolElement, E: Extremum>(
     x: &ArrayRef<T, Ix4>,
     window: &Window2d,
 ) -> Result<(Array4<T>, Argmax), PoolError> {
-    let shape = window.output_shape(shape4(x))?;
-    let mut output = parallel::zeros(shape);
+    let input_shape = shape4(x);
+    let shape = window.output_shape(input_shape)?;
+    let plan = window.plan(input_shape[2], input_shape[3])?;
     let mut argmax = Argmax::default();
-    extreme_into::<T, E>(x, window, &mut output, &mut argmax)?;
+    argmax.prepare(Some(*window), &plan, input_shape, shape)?;
+    let output = new_array(shape, |cells| {
+        let out = Out::new(cells, shape);
+        forward_offsets::<T, E>(x, &plan, out, &mut argmax.offsets);
+    });
     Ok((output, argmax))
 }
 
@@ -350,21 +355,38 @@ pub(crate) fn extreme_plan_into<T: PoolElement, E: Extremum>(
     let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
     check_shape("output", out, shape)?;
     argmax.prepare(window, plan, input_shape, shape)?;
-    with_standard_layout(out, |out| match &mut argmax.offsets {
-        Offsets::U8(offsets) => forward::<T, E, _>(x, plan, out, offsets),
-        Offsets::U16(offsets) => forward::<T, E, _>(x, plan, out, offsets),
-        Offsets::U32(offsets) => forward::<T, E, _>(x, plan, out, offsets),
+    with_standard_layout(out, |out| {
+        forward_offsets::<T, E>(x, plan, Out::Given(out), &mut argmax.offsets);
     });
     Ok(())
+}
+
+/// Forward with the argmax into `offsets`, emptied by [`Argmax::prepare`].
+fn forward_offsets<T: PoolElement, E: Extremum>(
+    x: &ArrayRef<T, Ix4>,
+    plan: &Plan,
+    out: Out<'_, T>,
+    offsets: &mut Offsets,
+) {
+    let len = out.len();
+    match offsets {
+        Offsets::U8(offsets) => forward::<T, E, _>(x, plan, out, Out::New(offsets, len)),
+        Offsets::U16(offsets) => forward::<T, E, _>(x, plan, out, Out::New(offsets, len)),
+        Offsets::U32(offsets) => forward::<T, E, _>(x, plan, out, Out::New(offsets, len)),
+    }
 }
 
 fn extreme_values<T: PoolElement, E: Extremum>(
     x: &ArrayRef<T, Ix4>,
     window: &Window2d,
 ) -> Result<Array4<T>, PoolError> {
-    let shape = window.output_shape(shape4(x))?;
-    let mut output = parallel::zeros(shape);
-    extreme_values_into::<T, E>(x, window, &mut output)?;
+    let input_shape = shape4(x);
+    let shape = window.output_shape(input_shape)?;
+    let plan = window.plan(input_shape[2], input_shape[3])?;
+    let output = new_array(shape, |cells| {
+        let out = Out::new(cells, shape);
+        forward::<T, E, u8>(x, &plan, out, Out::Given(&mut []));
+    });
     Ok(output)
 }
 
@@ -385,7 +407,9 @@ pub(crate) fn extreme_values_plan_into<T: PoolElement, E: Extremum>(
 ) -> Result<(), PoolError> {
     let shape = output_shape(shape4(x), plan.out_height(), plan.out_width())?;
     check_shape("output", out, shape)?;
-    with_standard_layout(out, |out| forward::<T, E, u8>(x, plan, out, &mut []));
+    with_standard_layout(out, |out| {
+        forward::<T, E, u8>(x, plan, Out::Given(out), Out::Given(&mut []));
+    });
     Ok(())
 }
 
@@ -481,9 +505,11 @@ pub fn max_pool2d_backward_argmax<T: Float + Send + Sync>(
     argmax: &Argmax,
 ) -> Result<Array4<T>, PoolError> {
     check_shape("delta", delta, argmax.output_shape)?;
-    let mut grad = parallel::zeros(argmax.input_shape);
-    backward_argmax(delta, argmax, standard_slice_mut(&mut grad), true);
-    Ok(grad)
+    let shape = argmax.input_shape;
+    Ok(new_array(shape, |cells| {
+        let grad = Out::new(cells, shape);
+        backward_argmax(delta, argmax, grad);
+    }))
 }
 
 /// [`max_pool2d_backward_argmax`] into `grad`, which must have the forward's
@@ -513,21 +539,22 @@ pub fn max_pool2d_backward_argmax_into<T: Float + Send + Sync>(
 ) -> Result<(), PoolError> {
     check_shape("delta", delta, argmax.output_shape)?;
     check_shape("gradient", grad, argmax.input_shape)?;
-    with_standard_layout(grad, |grad| backward_argmax(delta, argmax, grad, false));
+    with_standard_layout(grad, |grad| {
+        backward_argmax(delta, argmax, Out::Given(grad))
+    });
     Ok(())
 }
 
-/// Backward by `argmax` into `grad`, known to hold zeros if `zeroed`.
+/// Backward by `argmax` into `grad`.
 fn backward_argmax<T: Float + Send + Sync>(
     delta: &ArrayRef<T, Ix4>,
     argmax: &Argmax,
-    grad: &mut [T],
-    zeroed: bool,
+    grad: Out<'_, T>,
 ) {
     match &argmax.offsets {
-        Offsets::U8(offsets) => backward(delta, &argmax.plan, offsets, grad, zeroed),
-        Offsets::U16(offsets) => backward(delta, &argmax.plan, offsets, grad, zeroed),
-        Offsets::U32(offsets) => backward(delta, &argmax.plan, offsets, grad, zeroed),
+        Offsets::U8(offsets) => backward(delta, &argmax.plan, offsets, grad),
+        Offsets::U16(offsets) => backward(delta, &argmax.plan, offsets, grad),
+        Offsets::U32(offsets) => backward(delta, &argmax.plan, offsets, grad),
     }
 }
 
@@ -535,21 +562,21 @@ fn backward_argmax<T: Float + Send + Sync>(
 fn forward<T: PoolElement, E: Extremum, O: Offset>(
     x: &ArrayRef<T, Ix4>,
     plan: &Plan,
-    out: &mut [T],
-    offsets: &mut [O],
+    out: Out<'_, T>,
+    offsets: Out<'_, O>,
 ) {
-    let with_index = !offsets.is_empty();
+    let with_index = offsets.len() > 0;
     for_each_plane_band(
         x,
         out,
         offsets,
         plan.out_height(),
         true,
-        |_, input, ahead, rows, out, offsets| {
+        |_, input, ahead, rows, mut out, mut offsets| {
             if with_index {
-                band::<T, E, O, true>(plan, (input, ahead), rows, out, offsets);
+                band::<T, E, O, true>(plan, (input, ahead), rows, &mut out, &mut offsets);
             } else {
-                band::<T, E, O, false>(plan, (input, ahead), rows, out, offsets);
+                band::<T, E, O, false>(plan, (input, ahead), rows, &mut out, &mut offsets);
             }
         },
     );
@@ -567,28 +594,45 @@ fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     plan: &Plan,
     (input, ahead): (&[T], &[T]),
     rows: Range<usize>,
-    out: &mut [T],
-    offsets: &mut [O],
+    out: &mut Part<'_, T>,
+    offsets: &mut Part<'_, O>,
 ) {
-    if (dense(&plan.rows) && dense(&plan.cols)) || !Separable::<T>::suits(plan) {
-        // small inputs, not prefetched, take a loop without the prefetch:
-        // with it, the 2x2 forward with indices on 28x28 planes took 5 % longer
-        return if ahead.is_empty() {
-            row_by_row::<T, E, O, INDEX, false>(plan, (input, ahead), rows, out, offsets, false)
-        } else {
-            row_by_row::<T, E, O, INDEX, true>(plan, (input, ahead), rows, out, offsets, false)
-        };
-    }
     let out_width = plan.out_width();
+    if (dense(&plan.rows) && dense(&plan.cols)) || !Separable::<T>::suits(plan) {
+        // a step of rows at a time: a new output grows by the step only
+        let step = out
+            .rows_per_step(out_width)
+            .min(offsets.rows_per_step(out_width));
+        let (first_row, end_row) = (rows.start, rows.end);
+        for start in rows.step_by(step) {
+            let rows = start..start.saturating_add(step).min(end_row);
+            let span = (start - first_row) * out_width..(rows.end - first_row) * out_width;
+            let (out, offsets) = span_of::<T, O, INDEX>(out, offsets, span);
+            // small inputs, not prefetched, take a loop without the prefetch:
+            // with it, the 2x2 forward with indices on 28x28 planes took 5 %
+            // longer
+            if ahead.is_empty() {
+                row_by_row::<T, E, O, INDEX, false>(
+                    plan,
+                    (input, ahead),
+                    rows,
+                    out,
+                    offsets,
+                    false,
+                );
+            } else {
+                row_by_row::<T, E, O, INDEX, true>(plan, (input, ahead), rows, out, offsets, false);
+            }
+        }
+        return;
+    }
     let run = Separable::<T>::run_length(plan);
     let windows = &plan.rows.windows[rows.clone()];
     Separable::with(|separable| {
         for (k, chunk) in windows.chunks(run).enumerate() {
+            // a run at a time: a new output grows by the run's rows only
             let span = k * run * out_width..(k * run + chunk.len()) * out_width;
-            let (out, offsets) = (
-                &mut out[span.clone()],
-                if INDEX { &mut offsets[span] } else { &mut [] },
-            );
+            let (out, offsets) = span_of::<T, O, INDEX>(out, offsets, span);
             if separable.rows::<E, O, INDEX>(plan, input, chunk, out, offsets) {
                 // a row holding NaN: these output rows again, exactly
                 let first = rows.start + k * run;
@@ -597,6 +641,22 @@ fn band<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
             }
         }
     });
+}
+
+/// Cells `span` of `out` and, with `INDEX`, of `offsets`, the next ones
+/// the work reaches.
+fn span_of<'p, T: PoolElement, O: Offset, const INDEX: bool>(
+    out: &'p mut Part<'_, T>,
+    offsets: &'p mut Part<'_, O>,
+    span: Range<usize>,
+) -> (&'p mut [T], &'p mut [O]) {
+    let end = span.end;
+    let offsets: &mut [O] = if INDEX {
+        &mut offsets.to(end)[span.clone()]
+    } else {
+        &mut []
+    };
+    (&mut out.to(end)[span], offsets)
 }
 
 /// Output rows `rows` of one plane, a row at a time: full windows (the
@@ -864,8 +924,7 @@ fn backward<T: Float + Send + Sync, O: Offset>(
     delta: &ArrayRef<T, Ix4>,
     plan: &Plan,
     offsets: &[O],
-    grad: &mut [T],
-    zeroed: bool,
+    grad: Out<'_, T>,
 ) {
     let out_plane = plan.out_height() * plan.out_width();
     // Bands of input rows would share the rows of overlapping windows; split
@@ -875,12 +934,13 @@ fn backward<T: Float + Send + Sync, O: Offset>(
         grad,
         plan.in_height(),
         false,
-        |plane, delta, _, _, grad| {
+        |plane, delta, _, _, mut grad| {
             let offsets = &offsets[plane * out_plane..(plane + 1) * out_plane];
             if plan.rows.disjoint() && plan.cols.disjoint() {
-                backward_disjoint(plan, delta, offsets, grad);
+                // every cell written once: the whole plane at once
+                backward_disjoint(plan, delta, offsets, grad.all());
             } else {
-                backward_overlapping(plan, delta, offsets, grad, zeroed);
+                backward_overlapping(plan, delta, offsets, &mut grad);
             }
         },
     );
@@ -956,19 +1016,16 @@ fn unpairs<T: Float, O: Offset>(top: &mut [T], bottom: &mut [T], delta: &[T], of
 
 /// Overlapping or dilated windows: rows are zeroed just before the first
 /// window that reaches them, so the zeros are written while in cache (not
-/// at all when `grad` is `zeroed`, freshly allocated), and deltas
-/// accumulate in window order.
+/// at all when `grad` holds zeros already), and deltas accumulate in window
+/// order.
 fn backward_overlapping<T: Float, O: Offset>(
     plan: &Plan,
     delta: &[T],
     offsets: &[O],
-    grad: &mut [T],
-    zeroed: bool,
+    grad: &mut Part<'_, T>,
 ) {
     let (width, out_width) = (plan.in_width(), plan.out_width());
     let table = CellTable::new(plan);
-    // rows below `cleared` hold zeros or deltas
-    let mut cleared = 0;
     for ((row_window, delta_row), offset_row) in plan
         .rows
         .windows
@@ -976,20 +1033,12 @@ fn backward_overlapping<T: Float, O: Offset>(
         .zip(delta.chunks_exact(out_width))
         .zip(offsets.chunks_exact(out_width))
     {
-        let last = plan.rows.last_cell(row_window) + 1;
-        if last > cleared {
-            if !zeroed {
-                grad[cleared * width..last * width].fill(T::zero());
-            }
-            cleared = last;
-        }
+        let grad = grad.zeros_to((plan.rows.last_cell(row_window) + 1) * width);
         let row_start = row_window.start * width;
         for ((col_window, &d), &offset) in plan.cols.windows.iter().zip(delta_row).zip(offset_row) {
             let cell = row_start + col_window.start + table.distance(offset.to_usize());
             grad[cell] = grad[cell] + d;
         }
     }
-    if !zeroed {
-        grad[cleared * width..].fill(T::zero());
-    }
+    grad.zeros_to(plan.in_height() * width);
 }

@@ -11,7 +11,7 @@ use crate::element::MeanElement;
 use crate::geometry::{AxisPlan, AxisWindow, MeanDivisor, Plan, Window2d, output_shape};
 use crate::isa;
 use crate::layout::{check_shape, shape4, with_standard_layout};
-use crate::parallel::{self, AHEAD, for_each_plane, prefetch};
+use crate::parallel::{AHEAD, Out, Part, for_each_plane, prefetch};
 use crate::phases::Phases;
 
 /// Mean pooling forward: the sum of every window's real input cells divided
@@ -48,10 +48,12 @@ pub fn mean_pool2d<T: MeanElement>(
     window: &Window2d,
     divisor: MeanDivisor,
 ) -> Result<Array4<T>, PoolError> {
-    let shape = window.output_shape(shape4(x))?;
-    let mut output = parallel::zeros(shape);
-    mean_pool2d_into(x, window, divisor, &mut output)?;
-    Ok(output)
+    let input_shape = shape4(x);
+    let shape = window.output_shape(input_shape)?;
+    let plan = window.plan(input_shape[2], input_shape[3])?;
+    Ok(T::new_in_accumulator(&[x], shape, |x, cells| {
+        forward(x[0], &plan, divisor, Out::new(cells, shape));
+    }))
 }
 
 /// [`mean_pool2d`] into `out`, which must have the output shape.
@@ -96,18 +98,26 @@ pub(crate) fn mean_plan_into<T: Float + Send + Sync>(
     let input_shape = shape4(x);
     let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
     check_shape("output", out, shape)?;
-    with_standard_layout(out, |out| {
-        for_each_plane(
-            x,
-            out,
-            plan.out_height(),
-            true,
-            |_, input, ahead, rows, out| {
-                forward_band(plan, divisor, input, ahead, rows, out);
-            },
-        );
-    });
+    with_standard_layout(out, |out| forward(x, plan, divisor, Out::Given(out)));
     Ok(())
+}
+
+/// Mean forward over every plane.
+fn forward<T: Float + Send + Sync>(
+    x: &ArrayRef<T, Ix4>,
+    plan: &Plan,
+    divisor: MeanDivisor,
+    out: Out<'_, T>,
+) {
+    for_each_plane(
+        x,
+        out,
+        plan.out_height(),
+        true,
+        |_, input, ahead, rows, mut out| {
+            forward_band(plan, divisor, input, ahead, rows, &mut out);
+        },
+    );
 }
 
 /// Mean pooling backward: each window's delta, divided by the window's
@@ -149,10 +159,16 @@ pub fn mean_pool2d_backward<T: MeanElement>(
     window: &Window2d,
     divisor: MeanDivisor,
 ) -> Result<Array4<T>, PoolError> {
-    window.output_shape(input_shape)?;
-    let mut grad = parallel::zeros(input_shape);
-    mean_pool2d_backward_into(delta, window, divisor, &mut grad)?;
-    Ok(grad)
+    let shape = window.output_shape(input_shape)?;
+    check_shape("delta", delta, shape)?;
+    let plan = window.plan(input_shape[2], input_shape[3])?;
+    Ok(T::new_in_accumulator(
+        &[delta],
+        input_shape,
+        |delta, cells| {
+            backward(delta[0], &plan, divisor, Out::new(cells, input_shape));
+        },
+    ))
 }
 
 /// [`mean_pool2d_backward`] into `grad`, whose shape is the forward's input
@@ -200,25 +216,36 @@ pub(crate) fn mean_backward_plan_into<T: Float + Send + Sync>(
     let shape = output_shape(input_shape, plan.out_height(), plan.out_width())?;
     check_shape("delta", delta, shape)?;
     with_standard_layout(grad, |grad| {
-        // By planes only: bands of input rows would share overlapping windows.
-        let gather = Gather::new(plan);
-        for_each_plane(
-            delta,
-            grad,
-            plan.in_height(),
-            false,
-            |_, delta, _, _, grad| {
-                if plan.rows.disjoint() && plan.cols.disjoint() {
-                    backward_disjoint(plan, divisor, delta, grad);
-                } else if let Some(gather) = &gather {
-                    gather.backward(plan, divisor, delta, grad);
-                } else {
-                    backward_overlapping(plan, divisor, delta, grad);
-                }
-            },
-        );
+        backward(delta, plan, divisor, Out::Given(grad))
     });
     Ok(())
+}
+
+/// Mean backward over every plane.
+fn backward<T: Float + Send + Sync>(
+    delta: &ArrayRef<T, Ix4>,
+    plan: &Plan,
+    divisor: MeanDivisor,
+    grad: Out<'_, T>,
+) {
+    // By planes only: bands of input rows would share overlapping windows.
+    let gather = Gather::new(plan);
+    for_each_plane(
+        delta,
+        grad,
+        plan.in_height(),
+        false,
+        |_, delta, _, _, mut grad| {
+            if plan.rows.disjoint() && plan.cols.disjoint() {
+                // every cell written once: the whole plane at once
+                backward_disjoint(plan, divisor, delta, grad.all());
+            } else if let Some(gather) = &gather {
+                gather.backward(plan, divisor, delta, &mut grad);
+            } else {
+                backward_overlapping(plan, divisor, delta, &mut grad);
+            }
+        },
+    );
 }
 
 /// `n` as a float; counts beyond the type's range become infinity.
@@ -308,7 +335,7 @@ fn forward_band<T: Float>(
     input: &[T],
     ahead: &[T],
     rows: Range<usize>,
-    out: &mut [T],
+    out: &mut Part<'_, T>,
 ) {
     let (width, out_width) = (plan.in_width(), plan.out_width());
     let mut divisors = RowDivisors::new();
@@ -320,10 +347,7 @@ fn forward_band<T: Float>(
     let three_wide = !interior.is_empty()
         && (cols.size, cols.dilation) == (3, 1)
         && (cols.stride == 1 || cols.stride == 2);
-    for (row_window, out_row) in plan.rows.windows[rows]
-        .iter()
-        .zip(out.chunks_exact_mut(out_width))
-    {
+    let mut one_row = |row_window: &AxisWindow, out_row: &mut [T]| {
         prefetch(
             ahead,
             row_window.start * width + AHEAD,
@@ -368,7 +392,9 @@ fn forward_band<T: Float>(
                 }
             }
         }
-    }
+    };
+    let windows = &plan.rows.windows[rows];
+    out.rows(out_width, |i, out_row| one_row(&windows[i], out_row));
 }
 
 /// The windows of one output row outside the interior, one by one.
@@ -587,14 +613,18 @@ fn backward_disjoint<T: Float>(plan: &Plan, divisor: MeanDivisor, delta: &[T], g
 /// cell's shares arrive in the order of their windows, as in the naive loop:
 /// edge windows one by one, full windows by contiguous passes over the row's
 /// stride phases, last cell of the window first.
-fn backward_overlapping<T: Float>(plan: &Plan, divisor: MeanDivisor, delta: &[T], grad: &mut [T]) {
+fn backward_overlapping<T: Float>(
+    plan: &Plan,
+    divisor: MeanDivisor,
+    delta: &[T],
+    grad: &mut Part<'_, T>,
+) {
     let (width, out_width) = (plan.in_width(), plan.out_width());
     let cols = &plan.cols;
     let interior = cols.interior();
     let mut divisors = RowDivisors::new();
     let mut shares = vec![T::zero(); out_width];
     let mut phases = Phases::new();
-    let mut zeroed = 0;
     let add_windows = |grad_row: &mut [T], windows: Range<usize>, shares: &[T]| {
         for (window, &share) in cols.windows[windows.clone()].iter().zip(&shares[windows]) {
             for w in cols.cells(window) {
@@ -610,11 +640,7 @@ fn backward_overlapping<T: Float>(plan: &Plan, divisor: MeanDivisor, delta: &[T]
         {
             *share = d / div;
         }
-        let last = plan.rows.last_cell(row_window) + 1;
-        if last > zeroed {
-            grad[zeroed * width..last * width].fill(T::zero());
-            zeroed = last;
-        }
+        let grad = grad.zeros_to((plan.rows.last_cell(row_window) + 1) * width);
         for h in plan.rows.cells(row_window) {
             let grad_row = &mut grad[h * width..(h + 1) * width];
             add_windows(grad_row, 0..interior.start, &shares);
@@ -636,7 +662,7 @@ fn backward_overlapping<T: Float>(plan: &Plan, divisor: MeanDivisor, delta: &[T]
             add_windows(grad_row, interior.end..out_width, &shares);
         }
     }
-    grad[zeroed * width..].fill(T::zero());
+    grad.zeros_to(plan.in_height() * width);
 }
 
 /// For every input cell of one axis, the windows that reach it, in order.
@@ -745,7 +771,13 @@ impl Gather {
         Some(Gather { rows, how })
     }
 
-    fn backward<T: Float>(&self, plan: &Plan, divisor: MeanDivisor, delta: &[T], grad: &mut [T]) {
+    fn backward<T: Float>(
+        &self,
+        plan: &Plan,
+        divisor: MeanDivisor,
+        delta: &[T],
+        grad: &mut Part<'_, T>,
+    ) {
         let (width, out_width) = (plan.in_width(), plan.out_width());
         let pad = match &self.how {
             Cells::Pairs { .. } => 0,
@@ -765,7 +797,7 @@ impl Gather {
         }
         let row_shares = |o: usize| &shares[o * pitch..(o + 1) * pitch];
         let mut scratch = (Vec::new(), Vec::new());
-        for (h, grad_row) in grad.chunks_exact_mut(width).enumerate() {
+        grad.rows(width, |h, grad_row| {
             let reach = self.rows.of(h);
             match &self.how {
                 _ if reach.is_empty() => grad_row.fill(T::zero()),
@@ -793,7 +825,7 @@ impl Gather {
                     slide_phases(phases, plan.cols.stride, rows, &mut scratch, grad_row);
                 }
             }
-        }
+        });
     }
 }
 

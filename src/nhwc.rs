@@ -10,7 +10,7 @@ use crate::element::{Extremum, Largest, MeanElement, PoolElement};
 use crate::geometry::{MeanDivisor, Plan, Window2d, output_shape};
 use crate::layout::{check_shape, shape4, standard_slice_mut};
 use crate::mean::to_float;
-use crate::parallel::{Task, for_each_band};
+use crate::parallel::{Out, Task, for_each_band};
 
 /// The plan for an NHWC input, and the NHWC output shape.
 fn plan(x_shape: [usize; 4], window: &Window2d) -> Result<(Plan, [usize; 4]), PoolError> {
@@ -196,13 +196,15 @@ fn mean_into<T: Float + Send + Sync>(
     let row_len = plan.out_width() * c;
     let out = out.as_slice_mut().expect("a fresh standard-layout array");
     let none: &mut [u8] = &mut [];
+    let (out, none) = (Out::Given(out), Out::Given(none));
     for_each_band(out, none, n, plan.out_height(), x.len(), true, |task| {
         let Task {
             plane: b,
             rows,
-            first: out,
+            first: mut out,
             ..
         } = task;
+        let out = out.all();
         let mut scratch = Vec::new();
         let image = image(x, b, &mut scratch);
         for (row_window, out_row) in plan.rows.windows[rows]
@@ -303,13 +305,15 @@ fn extreme<T: PoolElement, E: Extremum, const INDEX: bool>(
 ) {
     let [n, _, w, c] = shape4(x);
     let row_len = plan.out_width() * c;
+    let (out, indices) = (Out::Given(out), Out::Given(indices));
     for_each_band(out, indices, n, plan.out_height(), x.len(), true, |task| {
         let Task {
             plane: b,
             rows,
-            first: out,
-            second: indices,
+            first: mut out,
+            second: mut indices,
         } = task;
+        let (out, indices) = (out.all(), indices.all());
         let mut scratch = Vec::new();
         let image = image(x, b, &mut scratch);
         for (i, row_window) in plan.rows.windows[rows].iter().enumerate() {

@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use ndarray::{Array4, ArrayRef, Ix4};
+use ndarray::{ArrayRef, Ix4};
 use num_traits::Zero;
 
 use crate::layout::{plane_slice, plane_view};
@@ -14,58 +14,314 @@ use crate::layout::{plane_slice, plane_view};
 #[cfg(feature = "rayon")]
 const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
 
+/// Where a call's output goes.
+pub(crate) enum Out<'a, A> {
+    /// A caller's array, holding anything: the work overwrites every cell.
+    Given(&'a mut [A]),
+    /// A new output of `len` cells. On one thread the vector grows as the
+    /// work reaches its cells, so their zeros are written while in cache,
+    /// just before the work overwrites them; `calloc` would zero a reused
+    /// block in one pass beforehand, a second write of the whole output.
+    /// On several threads it is zeroed in parts first, as [`zeroed`] does.
+    New(&'a mut Vec<A>, usize),
+}
+
+impl<'a, A> Out<'a, A> {
+    /// A new output of `shape`, its cells pushed onto `cells`.
+    pub fn new(cells: &'a mut Vec<A>, shape: [usize; 4]) -> Self {
+        Out::New(cells, shape.iter().product())
+    }
+
+    /// The output's cells.
+    pub fn len(&self) -> usize {
+        match self {
+            Out::Given(cells) => cells.len(),
+            Out::New(_, len) => *len,
+        }
+    }
+}
+
+/// A task's part of one output: the cells of its rows, which its work
+/// reaches in order through [`Part::to`] or [`Part::zeros_to`] (or all at
+/// once through [`Part::all`]).
+pub(crate) struct Part<'a, A: Zero + Clone> {
+    cells: Cells<'a, A>,
+    len: usize,
+    /// Cells below this have been handed to the work.
+    reached: usize,
+}
+
+enum Cells<'a, A> {
+    /// Part of a slice, holding zeros if `zeroed`, else anything.
+    Slice { cells: &'a mut [A], zeroed: bool },
+    /// The end of a vector, from `base` on, grown as the work reaches it.
+    Grow { cells: &'a mut Vec<A>, base: usize },
+}
+
+impl<'a, A: Zero + Clone> Part<'a, A> {
+    fn of_slice(cells: &'a mut [A], zeroed: bool) -> Self {
+        let len = cells.len();
+        Part {
+            cells: Cells::Slice { cells, zeroed },
+            len,
+            reached: 0,
+        }
+    }
+
+    fn of_vec(cells: &'a mut Vec<A>, len: usize) -> Self {
+        let base = cells.len();
+        Part {
+            cells: Cells::Grow { cells, base },
+            len,
+            reached: 0,
+        }
+    }
+
+    /// Row `i` of the part's rows of `width` cells, for work that writes
+    /// each of its cells. Rows are reached in order.
+    #[inline(always)]
+    pub fn row(&mut self, i: usize, width: usize) -> &mut [A] {
+        let (start, end) = (i * width, (i + 1) * width);
+        debug_assert!(start <= self.reached && end <= self.len);
+        self.reached = self.reached.max(end);
+        match &mut self.cells {
+            Cells::Slice { cells, .. } => &mut cells[start..end],
+            Cells::Grow { cells, base } => {
+                if cells.len() < *base + end {
+                    grow::<A>(cells, *base + end, *base + self.len);
+                }
+                &mut cells[*base + start..*base + end]
+            }
+        }
+    }
+
+    /// How many rows of `width` cells work should reach at a time: all of
+    /// them in a slice, as many as one step of growth holds in a growing
+    /// part.
+    pub fn rows_per_step(&self, width: usize) -> usize {
+        match self.cells {
+            Cells::Slice { .. } => usize::MAX,
+            Cells::Grow { .. } => (GROW_BYTES / (width * std::mem::size_of::<A>()).max(1)).max(1),
+        }
+    }
+
+    /// Runs `each` on every row of `width` cells, in order, with the row's
+    /// index, for work that writes each cell.
+    #[inline(always)]
+    pub fn rows(&mut self, width: usize, mut each: impl FnMut(usize, &mut [A])) {
+        for i in 0..self.len.checked_div(width).unwrap_or(0) {
+            each(i, self.row(i, width));
+        }
+    }
+
+    /// Every cell of the part, for work that writes each one.
+    #[inline]
+    pub fn all(&mut self) -> &mut [A] {
+        self.to(self.len)
+    }
+
+    /// Cells `..end` of the part, for work that writes each cell it has not
+    /// reached before.
+    #[inline]
+    pub fn to(&mut self, end: usize) -> &mut [A] {
+        self.reach(end, false)
+    }
+
+    /// Cells `..end` of the part, those not reached before set to zero, for
+    /// work that adds into them.
+    #[inline]
+    pub fn zeros_to(&mut self, end: usize) -> &mut [A] {
+        self.reach(end, true)
+    }
+
+    #[inline(always)]
+    fn reach(&mut self, end: usize, zero: bool) -> &mut [A] {
+        debug_assert!(end <= self.len);
+        let reached = self.reached;
+        self.reached = reached.max(end);
+        match &mut self.cells {
+            Cells::Slice { cells, zeroed } => {
+                if zero && !*zeroed && end > reached {
+                    cells[reached..end].fill(A::zero());
+                }
+                &mut cells[..end]
+            }
+            Cells::Grow { cells, base } => {
+                if cells.len() < *base + end {
+                    grow::<A>(cells, *base + end, *base + self.len);
+                }
+                &mut cells[*base..*base + end]
+            }
+        }
+    }
+}
+
+/// `cells` grown with zeros to at least `len` cells, and by at least
+/// [`GROW_BYTES`] while below `most`: few calls, zeros still in L1 cache
+/// when the work writes over them.
+#[inline(never)]
+fn grow<A: Zero + Clone>(cells: &mut Vec<A>, len: usize, most: usize) {
+    let step = GROW_BYTES / std::mem::size_of::<A>().max(1);
+    cells.resize(len.max(most.min(cells.len() + step)), A::zero());
+}
+
+/// Whether a new output of `bytes` grows with the work on one thread.
+/// Below [`GROW_FROM`] it stays in cache either way, and growing costs a
+/// call per step; from [`FRESH_BLOCK`] on, `calloc` hands out fresh pages,
+/// zero already, and writing zeros into them first costs more than it saves
+/// (the allocating 2x2 max backward of (32, 64, 112, 112) took 52 ms
+/// against 42).
+fn grows(bytes: usize) -> bool {
+    (GROW_FROM..FRESH_BLOCK).contains(&bytes)
+}
+
+/// See [`grows`].
+const GROW_FROM: usize = 1 << 20;
+
+/// How far a growing part grows at least, in bytes.
+const GROW_BYTES: usize = 4 << 10;
+
+impl<A: Zero + Clone> Drop for Part<'_, A> {
+    /// A grown part is completed with zeros if its work stopped short, so the
+    /// next part starts where it should.
+    fn drop(&mut self) {
+        if let Cells::Grow { cells, base } = &mut self.cells {
+            cells.resize(*base + self.len, A::zero());
+        }
+    }
+}
+
+/// The rest of an output, cut into parts task by task.
+enum Cursor<'a, A> {
+    Slice { rest: &'a mut [A], zeroed: bool },
+    Grow(&'a mut Vec<A>),
+}
+
+impl<'a, A: Zero + Clone> Cursor<'a, A> {
+    /// A cursor over `out`. A new output grows only where `grow` (the call
+    /// runs on one thread); elsewhere it is zeroed first.
+    fn new(out: Out<'a, A>, grow: bool) -> Self
+    where
+        A: Send,
+    {
+        match out {
+            Out::Given(rest) => Cursor::Slice {
+                rest,
+                zeroed: false,
+            },
+            Out::New(cells, len) if grow && grows(len.saturating_mul(std::mem::size_of::<A>())) => {
+                cells.clear();
+                cells.reserve_exact(len);
+                Cursor::Grow(cells)
+            }
+            Out::New(cells, len) => {
+                if cells.capacity() >= len {
+                    cells.clear();
+                    cells.resize(len, A::zero());
+                } else {
+                    *cells = zeroed(len);
+                }
+                Cursor::Slice {
+                    rest: cells,
+                    zeroed: true,
+                }
+            }
+        }
+    }
+
+    /// The next `len` cells.
+    fn part(&mut self, len: usize) -> Part<'_, A> {
+        match self {
+            Cursor::Slice { rest, zeroed } => {
+                let (part, after) = std::mem::take(rest).split_at_mut(len);
+                *rest = after;
+                Part::of_slice(part, *zeroed)
+            }
+            Cursor::Grow(cells) => Part::of_vec(cells, len),
+        }
+    }
+
+    /// The next `len` cells, for a task that may run on another thread.
+    fn split(&mut self, len: usize) -> Part<'a, A> {
+        match self {
+            Cursor::Slice { rest, zeroed } => {
+                let (part, after) = std::mem::take(rest).split_at_mut(len);
+                *rest = after;
+                Part::of_slice(part, *zeroed)
+            }
+            Cursor::Grow(_) => unreachable!("new outputs grow only on one thread"),
+        }
+    }
+}
+
 /// One unit of work: output rows `rows` of plane `plane`, with the parts of
-/// the two output buffers that hold those rows.
-pub(crate) struct Task<'a, A, B> {
+/// the two outputs that hold those rows.
+pub(crate) struct Task<'a, A: Zero + Clone, B: Zero + Clone> {
     pub plane: usize,
     pub rows: Range<usize>,
-    pub first: &'a mut [A],
-    pub second: &'a mut [B],
+    pub first: Part<'a, A>,
+    pub second: Part<'a, B>,
 }
 
 /// Cuts `first` and `second` (each `planes * rows` rows of equal length, or
 /// `second` empty) into tasks and runs `work` on each, in parallel when the
-/// `rayon` feature is on and `elements` is large.
-pub(crate) fn for_each_band<A: Send, B: Send>(
-    first: &mut [A],
-    second: &mut [B],
+/// `rayon` feature is on and `elements` is large. `bands_allowed` lets a
+/// plane's rows be cut into bands.
+pub(crate) fn for_each_band<A: Zero + Clone + Send, B: Zero + Clone + Send>(
+    first: Out<'_, A>,
+    second: Out<'_, B>,
     planes: usize,
     rows: usize,
     elements: usize,
     bands_allowed: bool,
     work: impl Fn(Task<'_, A, B>) + Sync,
 ) {
-    if planes == 0 || rows == 0 {
+    let threads = threads(elements);
+    let (first_len, second_len) = (first.len(), second.len());
+    let mut first = Cursor::new(first, threads == 1);
+    let mut second = Cursor::new(second, threads == 1);
+    let plane_rows = planes * rows;
+    if plane_rows == 0 {
+        drop((first.part(first_len), second.part(second_len)));
         return;
     }
-    let threads = threads(elements);
+    let (first_row, second_row) = (first_len / plane_rows, second_len / plane_rows);
     let bands = if bands_allowed && planes < threads {
         threads.div_ceil(planes).min(rows)
     } else {
         1
     };
     let band_rows = rows.div_ceil(bands);
-    let first_row = first.len() / (planes * rows);
-    let second_row = second.len() / (planes * rows);
-    let mut tasks = Vec::with_capacity(planes * bands);
-    let (mut first, mut second) = (first, second);
-    for plane in 0..planes {
-        let mut start = 0;
-        while start < rows {
-            let end = (start + band_rows).min(rows);
-            let (a, rest_a) = first.split_at_mut((end - start) * first_row);
-            let (b, rest_b) = second.split_at_mut((end - start) * second_row);
-            tasks.push(Task {
+    let bands_of = |plane| {
+        (0..rows)
+            .step_by(band_rows)
+            .map(move |start| (plane, start..(start + band_rows).min(rows)))
+    };
+    if threads == 1 {
+        for (plane, rows) in (0..planes).flat_map(bands_of) {
+            let len = rows.len();
+            work(Task {
                 plane,
-                rows: start..end,
-                first: a,
-                second: b,
+                rows,
+                first: first.part(len * first_row),
+                second: second.part(len * second_row),
             });
-            (first, second) = (rest_a, rest_b);
-            start = end;
         }
+        return;
     }
-    run(tasks, threads, work);
+    let tasks: Vec<_> = (0..planes)
+        .flat_map(bands_of)
+        .map(|(plane, rows)| {
+            let len = rows.len();
+            Task {
+                plane,
+                rows,
+                first: first.split(len * first_row),
+                second: second.split(len * second_row),
+            }
+        })
+        .collect();
+    run(tasks, work);
 }
 
 /// [`for_each_band`] over the `(n, c)` planes of `x`: `work` gets the plane's
@@ -74,14 +330,18 @@ pub(crate) fn for_each_band<A: Send, B: Send>(
 /// none when `x` is small enough to stay in cache, or not laid out so, as
 /// the copy is in cache already), the task's rows and its parts of `first`
 /// and `second`.
-pub(crate) fn for_each_plane_band<T: Copy + Sync, A: Send, B: Send>(
+pub(crate) fn for_each_plane_band<T, A, B>(
     x: &ArrayRef<T, Ix4>,
-    first: &mut [A],
-    second: &mut [B],
+    first: Out<'_, A>,
+    second: Out<'_, B>,
     rows: usize,
     bands_allowed: bool,
-    work: impl Fn(usize, &[T], &[T], Range<usize>, &mut [A], &mut [B]) + Sync,
-) {
+    work: impl Fn(usize, &[T], &[T], Range<usize>, Part<'_, A>, Part<'_, B>) + Sync,
+) where
+    T: Copy + Sync,
+    A: Zero + Clone + Send,
+    B: Zero + Clone + Send,
+{
     let channels = x.shape()[1];
     let planes = x.shape()[0] * channels;
     let elements = x.len().max(first.len());
@@ -135,39 +395,30 @@ pub(crate) fn prefetch<T>(ahead: &[T], start: usize, len: usize) {
 }
 
 /// [`for_each_plane_band`] with one output.
-pub(crate) fn for_each_plane<T: Copy + Sync, A: Send>(
+pub(crate) fn for_each_plane<T: Copy + Sync, A: Zero + Clone + Send>(
     x: &ArrayRef<T, Ix4>,
-    out: &mut [A],
+    out: Out<'_, A>,
     rows: usize,
     bands_allowed: bool,
-    work: impl Fn(usize, &[T], &[T], Range<usize>, &mut [A]) + Sync,
+    work: impl Fn(usize, &[T], &[T], Range<usize>, Part<'_, A>) + Sync,
 ) {
-    let none: &mut [u8] = &mut [];
     for_each_plane_band(
         x,
         out,
-        none,
+        Out::<u8>::Given(&mut []),
         rows,
         bands_allowed,
         |plane, input, ahead, rows, out, _| work(plane, input, ahead, rows, out),
     );
 }
 
-/// An array of zeros of `shape`, for an allocating call to write into.
-///
-/// `Array4::zeros` leaves the zeroing to `calloc`. That is free for a block
-/// of fresh pages from the system, which glibc's allocator hands out for
-/// every block of [`FRESH_BLOCK`] bytes or more, but below that it is
-/// usually a block the allocator has had before, and `calloc` zeroes it with
-/// a serial `memset` on the calling thread. Where the call runs on several
-/// threads, they zero such blocks in parts instead.
-pub(crate) fn zeros<T: Zero + Clone + Send>(shape: [usize; 4]) -> Array4<T> {
-    let len = shape.iter().try_fold(1usize, |len, &d| len.checked_mul(d));
-    len.and_then(|len| Array4::from_shape_vec(shape, zeroed(len)).ok())
-        .unwrap_or_else(|| Array4::zeros(shape))
-}
-
-/// `len` zeros, zeroed as [`zeros`] does.
+/// `len` zeros, for a new output on several threads. `vec!` leaves the
+/// zeroing to `calloc`. That is free for a block of fresh pages from the
+/// system, which glibc's allocator hands out for every block of
+/// [`FRESH_BLOCK`] bytes or more, but below that it is usually a block the
+/// allocator has had before, and `calloc` zeroes it with a serial `memset`
+/// on the calling thread. Where the call runs on several threads, they zero
+/// such blocks in parts instead.
 pub(crate) fn zeroed<T: Zero + Clone + Send>(len: usize) -> Vec<T> {
     #[cfg(feature = "rayon")]
     {
@@ -182,8 +433,7 @@ pub(crate) fn zeroed<T: Zero + Clone + Send>(len: usize) -> Vec<T> {
 
 /// The size from which glibc's `malloc` always maps fresh pages
 /// (`DEFAULT_MMAP_THRESHOLD_MAX` on 64-bit targets): zero already, so
-/// [`zeros`] leaves them to `calloc`.
-#[cfg(feature = "rayon")]
+/// [`zeroed`] leaves them to `calloc`.
 const FRESH_BLOCK: usize = 32 << 20;
 
 #[cfg(feature = "rayon")]
@@ -200,17 +450,14 @@ fn threads(_elements: usize) -> usize {
     1
 }
 
+/// Runs `work` on every task, on rayon's threads.
 #[cfg(feature = "rayon")]
-fn run<T: Send>(tasks: Vec<T>, threads: usize, work: impl Fn(T) + Sync) {
+fn run<T: Send>(tasks: Vec<T>, work: impl Fn(T) + Sync) {
     use rayon::prelude::*;
-    if threads > 1 {
-        tasks.into_par_iter().for_each(&work);
-    } else {
-        tasks.into_iter().for_each(work);
-    }
+    tasks.into_par_iter().for_each(&work);
 }
 
 #[cfg(not(feature = "rayon"))]
-fn run<T: Send>(tasks: Vec<T>, _threads: usize, work: impl Fn(T) + Sync) {
+fn run<T: Send>(tasks: Vec<T>, work: impl Fn(T) + Sync) {
     tasks.into_iter().for_each(work);
 }

@@ -71,3 +71,47 @@ fn thread_count_does_not_change_results() {
         }
     }
 }
+
+/// On one thread, new outputs from 1 MiB to 32 MiB grow in step with the
+/// kernels, which write each part's zeros just before their own values:
+/// every op against the reference on such outputs, with windows that
+/// overlap and windows that do not, and a row holding NaN.
+#[test]
+fn outputs_growing_with_the_work_match_the_reference() {
+    let cases = [
+        // 2x2 forward outputs of 1.4 MB, gradients of 5.8 MB
+        ((1, 4, 600, 601), Window2d::new(2, 2)),
+        // outputs and gradients of 1.1 MB, overlapping windows
+        ((1, 3, 300, 301), Window2d::new(3, 1).with_padding(1)),
+        ((1, 3, 300, 301), Window2d::new(3, 2).with_padding(1)),
+        (
+            (2, 3, 201, 300),
+            Window2d::new((2, 3), (1, 2)).with_dilation(2),
+        ),
+    ];
+    for (shape, window) in cases {
+        let mut x = Array4::from_shape_fn(shape, |(n, c, h, w)| {
+            ((n * 131 + c * 71 + h * 31 + w * 17) % 23) as f32 - 11.
+        });
+        x[[0, 1, 7, 9]] = f32::NAN;
+        let [y, dx, indices, values, mean, dmean] =
+            in_pool(1, || all_results(&x, &window)).try_into().unwrap();
+        let (y_ref, indices_ref) = common::max_forward(x.view(), &window).unwrap();
+        let input_shape = x.dim().into();
+        let dx_ref = common::max_backward(y_ref.view(), indices_ref.view(), input_shape);
+        let divisor = MeanDivisor::RealCells;
+        let mean_ref = common::mean_forward(x.view(), &window, divisor).unwrap();
+        let dmean_ref = common::mean_backward(mean_ref.view(), input_shape, &window, divisor);
+        let context = format!("{shape:?} {window:?}");
+        assert!(common::same(&y, &y_ref), "max forward, {context}");
+        assert!(common::same(&values, &y_ref), "max values, {context}");
+        assert_eq!(
+            indices,
+            indices_ref.mapv(|i| i as f32),
+            "indices, {context}"
+        );
+        assert!(common::same(&dx, &dx_ref), "max backward, {context}");
+        assert!(common::same(&mean, &mean_ref), "mean forward, {context}");
+        assert!(common::same(&dmean, &dmean_ref), "mean backward, {context}");
+    }
+}
