@@ -79,6 +79,9 @@ impl<'a, A: Zero + Clone> Part<'a, A> {
 
     /// Row `i` of the part's rows of `width` cells, for work that writes
     /// each of its cells. Rows are reached in order.
+    // The growth is written out here as in `reach`: taking the row from
+    // `reach`, or both from one helper, made the mean forward of
+    // (1, 16, 28, 28) 6 % slower (5.1 against 5.4 us).
     #[inline(always)]
     pub fn row(&mut self, i: usize, width: usize) -> &mut [A] {
         let (start, end) = (i * width, (i + 1) * width);
@@ -88,7 +91,7 @@ impl<'a, A: Zero + Clone> Part<'a, A> {
             Cells::Slice { cells, .. } => &mut cells[start..end],
             Cells::Grow { cells, base } => {
                 if cells.len() < *base + end {
-                    grow::<A>(cells, *base + end, *base + self.len);
+                    grow(cells, *base + end, *base + self.len);
                 }
                 &mut cells[*base + start..*base + end]
             }
@@ -148,7 +151,7 @@ impl<'a, A: Zero + Clone> Part<'a, A> {
             }
             Cells::Grow { cells, base } => {
                 if cells.len() < *base + end {
-                    grow::<A>(cells, *base + end, *base + self.len);
+                    grow(cells, *base + end, *base + self.len);
                 }
                 &mut cells[*base..*base + end]
             }
@@ -232,11 +235,7 @@ impl<'a, A: Zero + Clone> Cursor<'a, A> {
     /// The next `len` cells.
     fn part(&mut self, len: usize) -> Part<'_, A> {
         match self {
-            Cursor::Slice { rest, zeroed } => {
-                let (part, after) = std::mem::take(rest).split_at_mut(len);
-                *rest = after;
-                Part::of_slice(part, *zeroed)
-            }
+            Cursor::Slice { .. } => self.split(len),
             Cursor::Grow(cells) => Part::of_vec(cells, len),
         }
     }
@@ -278,11 +277,11 @@ pub(crate) fn for_each_band<A: Zero + Clone + Send, B: Zero + Clone + Send>(
 ) {
     let threads = threads(elements);
     let (first_len, second_len) = (first.len(), second.len());
+    // a new output is sized here, so an empty one is complete
     let mut first = Cursor::new(first, threads == 1);
     let mut second = Cursor::new(second, threads == 1);
     let plane_rows = planes * rows;
     if plane_rows == 0 {
-        drop((first.part(first_len), second.part(second_len)));
         return;
     }
     let (first_row, second_row) = (first_len / plane_rows, second_len / plane_rows);
