@@ -722,13 +722,13 @@ struct Gather {
 /// How [`Gather`] takes the cells of a gradient row.
 enum Cells {
     /// Windows three wide at stride 2, reached by at most three output
-    /// rows: the cells reached by full windows only (`mid`) in pairs, by
-    /// [`spread`]; the others (`edges`), each with the windows that reach
-    /// it, one by one.
-    Pairs {
-        mid: Range<usize>,
-        edges: Vec<(usize, Vec<usize>)>,
-    },
+    /// rows: every cell of the row in pairs, by [`spread`], from shares rows
+    /// padded with [`PAIR_PAD`] zeros on either side. Window `j` starts
+    /// `before` cells before cell `2j`: with `u = c + before`, cell `c` is
+    /// window `(u - 1) / 2`'s alone when `u` is odd, and else the last cell
+    /// of window `u / 2 - 1` and the first of the next. A zero stands for a
+    /// window beyond the row, and changes no sum.
+    Pairs { before: usize },
     /// Any other windows: every cell of the row one stride phase at a time,
     /// from shares rows with `pad` zeros on either side, which stand for
     /// the windows beyond the first and the last and change no sum.
@@ -755,15 +755,9 @@ impl Gather {
         }
         let rows = Reach::new(&plan.rows);
         let how = if (cols.size, cols.stride, cols.dilation) == (3, 2, 1) && rows.most() <= 3 {
-            // cells first + 1 ..= first + 2n - 1 are reached by full windows only
-            let (n, first) = (interior.len(), cols.windows[interior.start].start);
-            let mid = first + 1..first + 2 * n;
-            let reach = Reach::new(cols);
-            let edges = (0..mid.start)
-                .chain(mid.end..cols.input)
-                .map(|w| (w, reach.of(w).to_vec()))
-                .collect();
-            Cells::Pairs { mid, edges }
+            // the first full window starts at cell 2 * interior.start - before
+            let before = 2 * interior.start - cols.windows[interior.start].start;
+            Cells::Pairs { before }
         } else {
             let (pad, phases) = phase_slides(cols);
             Cells::Phases { pad, phases }
@@ -780,20 +774,16 @@ impl Gather {
     ) {
         let (width, out_width) = (plan.in_width(), plan.out_width());
         let pad = match &self.how {
-            Cells::Pairs { .. } => 0,
+            Cells::Pairs { .. } => PAIR_PAD,
             Cells::Phases { pad, .. } => *pad,
         };
         let pitch = out_width + 2 * pad;
         let mut divisors = RowDivisors::new();
-        // as added to a zeroed gradient: -0 becomes +0, which changes no sum
-        // after it, since a sum that starts at +0 is never -0
-        let mut shares = Vec::with_capacity(delta.len() / out_width * pitch);
-        for (row_window, delta_row) in plan.rows.windows.iter().zip(delta.chunks_exact(out_width)) {
+        let mut shares = vec![T::zero(); delta.len() / out_width * pitch];
+        let windows = plan.rows.windows.iter().zip(delta.chunks_exact(out_width));
+        for ((row_window, delta_row), row) in windows.zip(shares.chunks_exact_mut(pitch)) {
             let (divisors, _) = divisors.get(plan, row_window, divisor);
-            let row = delta_row.iter().zip(divisors);
-            shares.extend(std::iter::repeat_n(T::zero(), pad));
-            shares.extend(row.map(|(&d, &div)| T::zero() + d / div));
-            shares.extend(std::iter::repeat_n(T::zero(), pad));
+            divide_shares(delta_row, divisors, &mut row[pad..pad + out_width]);
         }
         let row_shares = |o: usize| &shares[o * pitch..(o + 1) * pitch];
         let mut scratch = (Vec::new(), Vec::new());
@@ -801,23 +791,35 @@ impl Gather {
             let reach = self.rows.of(h);
             match &self.how {
                 _ if reach.is_empty() => grad_row.fill(T::zero()),
-                Cells::Pairs { mid, edges } => {
-                    let interior = plan.cols.interior();
-                    let row = |k: usize| &row_shares(reach[k])[interior.clone()];
-                    let mid = &mut grad_row[mid.clone()];
-                    match reach.len() {
-                        1 => spread::<T, 1>([row(0)], mid),
-                        2 => spread::<T, 2>([row(0), row(1)], mid),
-                        _ => spread::<T, 3>([row(0), row(1), row(2)], mid),
-                    }
-                    for (w, cols) in edges {
+                Cells::Pairs { before } => {
+                    // cells from `lead` on in pairs, window `q`'s alone
+                    // first, after a lone shared cell where `before` is even
+                    let lead = (before % 2 == 0) as usize;
+                    let q = (lead + before - 1) / 2 + PAIR_PAD;
+                    let n = (width - lead).div_ceil(2);
+                    // a cell shared by the windows at `k` and `k + 1`
+                    let shared = |k: usize| {
                         let mut sum = T::zero();
                         for &o in reach {
-                            for &col in cols {
-                                sum = sum + shares[o * pitch + col];
-                            }
+                            let row = row_shares(o);
+                            sum = sum + row[k] + row[k + 1];
                         }
-                        grad_row[*w] = sum;
+                        sum
+                    };
+                    if lead == 1 {
+                        grad_row[0] = shared(q - 1);
+                    }
+                    if n > 0 {
+                        let row = |k: usize| &row_shares(reach[k])[q..q + n];
+                        let cells = &mut grad_row[lead..];
+                        match reach.len() {
+                            1 => spread::<T, 1>([row(0)], cells),
+                            2 => spread::<T, 2>([row(0), row(1)], cells),
+                            _ => spread::<T, 3>([row(0), row(1), row(2)], cells),
+                        }
+                    }
+                    if (width - lead) % 2 == 0 && width > lead {
+                        grad_row[width - 1] = shared(q + n - 1);
                     }
                 }
                 Cells::Phases { phases, .. } => {
@@ -827,6 +829,25 @@ impl Gather {
             }
         });
     }
+}
+
+/// Zeros on either side of each shares row of [`Cells::Pairs`]: enough
+/// for the windows before the first and after the last that a cell of the
+/// row would belong to.
+const PAIR_PAD: usize = 2;
+
+/// `shares[k] = 0 + delta[k] / divisors[k]`: as added to a zeroed gradient,
+/// -0 becomes +0, which changes no sum after it, since a sum that starts at
+/// +0 is never -0.
+#[inline(never)]
+fn divide_shares<T: Float>(delta: &[T], divisors: &[T], shares: &mut [T]) {
+    isa::wide(shares.len(), || {
+        let n = shares.len();
+        let (delta, divisors) = (&delta[..n], &divisors[..n]);
+        for k in 0..n {
+            shares[k] = T::zero() + delta[k] / divisors[k];
+        }
+    })
 }
 
 /// The cells of a gradient row by [`PhaseSlide`]s, from the padded shares
@@ -961,10 +982,10 @@ fn add_row<T: Float>(row: &[T], cells: &mut [T]) {
     }
 }
 
-/// The cells between the first and last cell of `n` full windows three
-/// wide at stride 2, from the shares of the `L` output rows reaching them:
-/// cell `2m` of `cells` is window `m`'s alone, cell `2m + 1` is window
-/// `m`'s last and window `m + 1`'s first.
+/// The first `2n - 1` cells of `cells` under windows three wide at stride
+/// 2, from the shares of the `L` output rows reaching them (`n` windows
+/// each, zeros for windows beyond the row): cell `2m` is window `m`'s
+/// alone, cell `2m + 1` is window `m`'s last and window `m + 1`'s first.
 #[inline(never)]
 fn spread<T: Float, const L: usize>(shares: [&[T]; L], cells: &mut [T]) {
     let n = shares[0].len();
