@@ -1,6 +1,6 @@
 """Times PyTorch (NCHW and channels_last) and onnxruntime on the workloads of
-benches/peers, as ratios of the time to copy the same input measured in the
-same run.
+benches/peers, as ratios of the time to copy the same input, the two timed
+in turns (see `ratio`).
 
     pip install torch onnx onnxruntime
     python3 benches/peers/torch_ort.py --threads 1
@@ -8,6 +8,7 @@ same run.
 """
 
 import argparse
+import math
 import statistics
 import time
 
@@ -25,19 +26,31 @@ WORKLOADS = [
 ]
 
 
-def timed(f):
-    """Median seconds of `f` over about a second of runs (at least 5)."""
-    f()
+def batch(f, calls):
+    """Seconds per call of `f`, over `calls` calls."""
     start = time.perf_counter()
-    f()
-    once = time.perf_counter() - start
-    runs = int(min(200, max(5, 1.0 / max(once, 1e-6))))
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
+    for _ in range(calls):
         f()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+    return (time.perf_counter() - start) / calls
+
+
+def ratio(base, op, bases):
+    """`op`'s time as a ratio of `base`'s: the median, over rounds of about
+    1.5 s in all (at least 5), of the ratio within a round, where each is
+    timed over calls enough for a millisecond, back to back. The load of a
+    shared machine wanders over seconds and weighs on both alike. The
+    rounds' times of `base` go to `bases`."""
+    base()
+    op()
+    once = batch(base, 1) + batch(op, 1)
+    calls = max(1, math.ceil(1e-3 / once))
+    rounds = int(min(200, max(5, 1.5 / (once * calls))))
+    ratios = []
+    for _ in range(rounds):
+        b = batch(base, calls)
+        bases.append(b)
+        ratios.append(batch(op, calls) / b)
+    return statistics.median(ratios)
 
 
 def data(shape):
@@ -46,7 +59,7 @@ def data(shape):
     return ((a * 131 + b * 71 + i * 31 + j * 17) % 97).astype(np.float32) - 48.0
 
 
-def torch_row(x, k, s, p):
+def torch_row(x, k, s, p, copy, copies):
     y, idx = F.max_pool2d(x, k, s, p, return_indices=True)
     delta = y * 0.5
     aten = torch.ops.aten
@@ -57,7 +70,7 @@ def torch_row(x, k, s, p):
         lambda: aten.max_pool2d_with_indices_backward(delta, x, [k, k], [s, s], [p, p], [1, 1], False, idx),
         lambda: aten.avg_pool2d_backward(delta, x, [k, k], [s, s], [p, p], False, True, None),
     ]
-    return [timed(op) for op in ops]
+    return [ratio(copy, op, copies) for op in ops]
 
 
 def ort_session(node, shape):
@@ -74,33 +87,35 @@ def ort_session(node, shape):
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
-def ort_row(x, shape, k, s, p):
+def ort_row(x, shape, k, s, p, copy, copies):
     pads = [p, p, p, p]
     with_idx = ort_session(helper.make_node("MaxPool", ["x"], ["y", "i"], kernel_shape=[k, k], strides=[s, s], pads=pads), shape)
     no_idx = ort_session(helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[k, k], strides=[s, s], pads=pads), shape)
     mean = ort_session(helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[k, k], strides=[s, s], pads=pads, count_include_pad=1), shape)
     feed = {"x": x}
-    return [timed(lambda: sess.run(None, feed)) for sess in (with_idx, no_idx, mean)]
+    return [ratio(copy, lambda: sess.run(None, feed), copies) for sess in (with_idx, no_idx, mean)]
 
 
 def main():
     torch.set_num_threads(ARGS.threads)
     print(f"threads: {ARGS.threads}; torch {torch.__version__}, onnxruntime {ort.__version__}; "
-          "each cell: median time / median time of copying the same input\n")
+          "each cell: median over rounds of the time / the time of copying the same input in the same round\n")
     print("| workload | library | copy | max fwd + indices | max fwd | mean fwd | max bwd | mean bwd |")
     print("|---|---|---|---|---|---|---|---|")
+    cells = lambda ratios: " | ".join(f"{r:.2f}x" for r in ratios)
+    millis = lambda times: f"{statistics.median(times) * 1e3:.3f} ms"
     for name, shape, k, s, p in WORKLOADS:
         xn = data(shape)
         x = torch.from_numpy(xn)
-        copy = timed(lambda: x.clone())
-        cell = lambda t: f"{t / copy:.2f}x"
-        print(f"| {name} | PyTorch NCHW | {copy * 1e3:.3f} ms | " + " | ".join(map(cell, torch_row(x, k, s, p))) + " |")
+        copies = []
+        nchw = torch_row(x, k, s, p, lambda: x.clone(), copies)
+        print(f"| {name} | PyTorch NCHW | {millis(copies)} | {cells(nchw)} |")
         xl = x.contiguous(memory_format=torch.channels_last)
-        copy_cl = timed(lambda: xl.clone(memory_format=torch.channels_last))
-        cells = [f"{t / copy_cl:.2f}x" for t in torch_row(xl, k, s, p)]
-        print(f"| {name} | PyTorch channels_last | {copy_cl * 1e3:.3f} ms | " + " | ".join(cells) + " |")
-        cells = [cell(t) for t in ort_row(xn, shape, k, s, p)]
-        print(f"| {name} | onnxruntime | | " + " | ".join(cells) + " | n/a | n/a |")
+        copies_cl = []
+        cl = torch_row(xl, k, s, p, lambda: xl.clone(memory_format=torch.channels_last), copies_cl)
+        print(f"| {name} | PyTorch channels_last | {millis(copies_cl)} | {cells(cl)} |")
+        ort_cells = ort_row(xn, shape, k, s, p, lambda: x.clone(), [])
+        print(f"| {name} | onnxruntime | | {cells(ort_cells)} | n/a | n/a |")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
 //! ndarray-pooling, candle and burn-flex on the same workloads and data, each
-//! op timed as a ratio of the time to copy the same input, measured in the
-//! same run. Threads come from `RAYON_NUM_THREADS` (burn-flex and
+//! op timed as a ratio of the time to copy the same input, the two timed in
+//! turns (see [`ratio`]). Threads come from `RAYON_NUM_THREADS` (burn-flex and
 //! ndarray-pooling both run on rayon's global pool; candle's pooling is
 //! single-threaded).
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use burn_backend::TensorData;
 use burn_backend::ops::ModuleOps;
@@ -20,24 +20,39 @@ use ndarray_pooling::{
     mean_pool2d_into,
 };
 
-/// Median time of `f` over enough runs to take about a second (at least 5).
-fn time(mut f: impl FnMut()) -> Duration {
-    f();
-    let once = {
-        let start = Instant::now();
+/// Seconds per call of `f`, over `calls` calls.
+fn batch(f: &mut dyn FnMut(), calls: usize) -> f64 {
+    let start = Instant::now();
+    for _ in 0..calls {
         f();
-        start.elapsed()
-    };
-    let runs = (Duration::from_secs(1).as_secs_f64() / once.as_secs_f64().max(1e-6)).clamp(5., 200.) as usize;
-    let mut times: Vec<Duration> = (0..runs)
+    }
+    start.elapsed().as_secs_f64() / calls as f64
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// `op`'s time as a ratio of `base`'s: the median, over rounds of about
+/// 1.5 s in all (at least 5), of the ratio within a round, where each is
+/// timed over calls enough for a millisecond, back to back. The load of a
+/// shared machine wanders over seconds and weighs on both alike. The
+/// rounds' times of `base` go to `bases`.
+fn ratio(base: &mut dyn FnMut(), op: &mut dyn FnMut(), bases: &mut Vec<f64>) -> f64 {
+    base();
+    op();
+    let once = batch(base, 1) + batch(op, 1);
+    let calls = (1e-3 / once).ceil().max(1.) as usize;
+    let rounds = (1.5 / (once * calls as f64)).clamp(5., 200.) as usize;
+    let ratios = (0..rounds)
         .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
+            let b = batch(base, calls);
+            bases.push(b);
+            batch(op, calls) / b
         })
         .collect();
-    times.sort();
-    times[runs / 2]
+    median(ratios)
 }
 
 struct Workload {
@@ -55,20 +70,22 @@ fn main() {
         Workload { name: "(8, 64, 112, 112) 3x3/s2/p1", shape: [8, 64, 112, 112], size: 3, stride: 2, padding: 1 },
         Workload { name: "(1, 16, 28, 28) 2x2/s2", shape: [1, 16, 28, 28], size: 2, stride: 2, padding: 0 },
     ];
-    println!("threads: {threads}; each cell: median time / median time of copying the same input\n");
+    println!("threads: {threads}; each cell: median over rounds of the time / the time of copying the same input in the same round\n");
     println!("| workload | library | copy | max fwd + indices | max fwd | mean fwd | max bwd | mean bwd |");
     println!("|---|---|---|---|---|---|---|---|");
     for w in &workloads {
         let [n, c, h, wd] = w.shape;
         let x = Array4::from_shape_fn(w.shape, |(a, b, i, j)| ((a * 131 + b * 71 + i * 31 + j * 17) % 97) as f32 - 48.);
         let data: Vec<f32> = x.iter().copied().collect();
-        let copy = time(|| {
-            black_box(x.to_owned());
-        });
         let mut copy_target = Array4::zeros(x.raw_dim());
-        let copy_into = time(|| copy_target.assign(black_box(&x)));
-        let ratio = |d: Duration, base: Duration| format!("{:.2}x", d.as_secs_f64() / base.as_secs_f64());
-        let millis = |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1e3);
+        // the baselines: as a user copies, and into an array of its own
+        let mut copy = || {
+            black_box(x.to_owned());
+        };
+        let mut copy_into = || copy_target.assign(black_box(&x));
+        let (mut copies, mut copies_into) = (Vec::new(), Vec::new());
+        let cells = |ratios: &[f64]| ratios.iter().map(|r| format!("{r:.2}x")).collect::<Vec<_>>().join(" | ");
+        let millis = |times: &[f64]| format!("{:.3} ms", median(times.to_vec()) * 1e3);
 
         // ndarray-pooling, as a user calls it and with `_into`
         let window = Window2d::new(w.size, w.stride).with_padding(w.padding);
@@ -76,24 +93,20 @@ fn main() {
         let (y, argmax) = max_pool2d_argmax(&x, &window).unwrap();
         let delta = y.mapv(|v| v * 0.5);
         let ours = [
-            time(|| { black_box(max_pool2d_argmax(&x, &window).unwrap()); }),
-            time(|| { black_box(max_pool2d_without_indices(&x, &window).unwrap()); }),
-            time(|| { black_box(mean_pool2d(&x, &window, divisor).unwrap()); }),
-            time(|| { black_box(max_pool2d_backward_argmax(&delta, &argmax).unwrap()); }),
-            time(|| { black_box(mean_pool2d_backward(&delta, w.shape, &window, divisor).unwrap()); }),
+            ratio(&mut copy, &mut || { black_box(max_pool2d_argmax(&x, &window).unwrap()); }, &mut copies),
+            ratio(&mut copy, &mut || { black_box(max_pool2d_without_indices(&x, &window).unwrap()); }, &mut copies),
+            ratio(&mut copy, &mut || { black_box(mean_pool2d(&x, &window, divisor).unwrap()); }, &mut copies),
+            ratio(&mut copy, &mut || { black_box(max_pool2d_backward_argmax(&delta, &argmax).unwrap()); }, &mut copies),
+            ratio(&mut copy, &mut || { black_box(mean_pool2d_backward(&delta, w.shape, &window, divisor).unwrap()); }, &mut copies),
         ];
-        println!("| {} | ndarray-pooling | {} | {} |", w.name, millis(copy),
-            ours.iter().map(|&d| ratio(d, copy)).collect::<Vec<_>>().join(" | "));
         let (mut out, mut am, mut grad) = (Array4::zeros(y.raw_dim()), Argmax::default(), Array4::zeros(x.raw_dim()));
         let ours_into = [
-            time(|| max_pool2d_into(&x, &window, &mut out, &mut am).unwrap()),
-            time(|| max_pool2d_without_indices_into(&x, &window, &mut out).unwrap()),
-            time(|| mean_pool2d_into(&x, &window, divisor, &mut out).unwrap()),
-            time(|| max_pool2d_backward_argmax_into(&delta, &argmax, &mut grad).unwrap()),
-            time(|| mean_pool2d_backward_into(&delta, &window, divisor, &mut grad).unwrap()),
+            ratio(&mut copy_into, &mut || max_pool2d_into(&x, &window, &mut out, &mut am).unwrap(), &mut copies_into),
+            ratio(&mut copy_into, &mut || max_pool2d_without_indices_into(&x, &window, &mut out).unwrap(), &mut copies_into),
+            ratio(&mut copy_into, &mut || mean_pool2d_into(&x, &window, divisor, &mut out).unwrap(), &mut copies_into),
+            ratio(&mut copy_into, &mut || max_pool2d_backward_argmax_into(&delta, &argmax, &mut grad).unwrap(), &mut copies_into),
+            ratio(&mut copy_into, &mut || mean_pool2d_backward_into(&delta, &window, divisor, &mut grad).unwrap(), &mut copies_into),
         ];
-        println!("| {} | ndarray-pooling `_into` | {} | {} |", w.name, millis(copy_into),
-            ours_into.iter().map(|&d| ratio(d, copy_into)).collect::<Vec<_>>().join(" | "));
 
         // burn-flex through burn-backend's ModuleOps
         let (k, s, p) = ([w.size; 2], [w.stride; 2], [w.padding; 2]);
@@ -101,26 +114,30 @@ fn main() {
         let with_indices = Flex::max_pool2d_with_indices(bx.clone(), k, s, p, [1, 1], false, IntDType::I64);
         let bdelta = FlexTensor::from_data(TensorData::new(delta.iter().copied().collect::<Vec<f32>>(), y.shape().to_vec()));
         let burn = [
-            time(|| { black_box(Flex::max_pool2d_with_indices(bx.clone(), k, s, p, [1, 1], false, IntDType::I64)); }),
-            time(|| { black_box(Flex::max_pool2d(bx.clone(), k, s, p, [1, 1], false)); }),
-            time(|| { black_box(Flex::avg_pool2d(bx.clone(), k, s, p, true, false)); }),
-            time(|| {
+            ratio(&mut copy, &mut || { black_box(Flex::max_pool2d_with_indices(bx.clone(), k, s, p, [1, 1], false, IntDType::I64)); }, &mut copies),
+            ratio(&mut copy, &mut || { black_box(Flex::max_pool2d(bx.clone(), k, s, p, [1, 1], false)); }, &mut copies),
+            ratio(&mut copy, &mut || { black_box(Flex::avg_pool2d(bx.clone(), k, s, p, true, false)); }, &mut copies),
+            ratio(&mut copy, &mut || {
                 black_box(Flex::max_pool2d_with_indices_backward(bx.clone(), k, s, p, [1, 1], false, bdelta.clone(), with_indices.indices.clone()));
-            }),
-            time(|| { black_box(Flex::avg_pool2d_backward(bx.clone(), bdelta.clone(), k, s, p, true, false)); }),
+            }, &mut copies),
+            ratio(&mut copy, &mut || { black_box(Flex::avg_pool2d_backward(bx.clone(), bdelta.clone(), k, s, p, true, false)); }, &mut copies),
         ];
-        println!("| {} | burn-flex 0.22 | | {} |", w.name, burn.iter().map(|&d| ratio(d, copy)).collect::<Vec<_>>().join(" | "));
 
         // candle: forward only (no indices, no padding, backward only through autodiff)
-        if w.padding == 0 {
+        let candle = (w.padding == 0).then(|| {
             let cx = Tensor::from_slice(&data, (n, c, h, wd), &Device::Cpu).unwrap();
-            let candle = [
-                time(|| { black_box(cx.max_pool2d_with_stride(w.size, w.stride).unwrap()); }),
-                time(|| { black_box(cx.avg_pool2d_with_stride(w.size, w.stride).unwrap()); }),
-            ];
-            println!("| {} | candle 0.11 | | n/a | {} | {} | n/a | n/a |", w.name, ratio(candle[0], copy), ratio(candle[1], copy));
-        } else {
-            println!("| {} | candle 0.11 | | n/a | n/a (no padding) | n/a (no padding) | n/a | n/a |", w.name);
+            [
+                ratio(&mut copy, &mut || { black_box(cx.max_pool2d_with_stride(w.size, w.stride).unwrap()); }, &mut copies),
+                ratio(&mut copy, &mut || { black_box(cx.avg_pool2d_with_stride(w.size, w.stride).unwrap()); }, &mut copies),
+            ]
+        });
+
+        println!("| {} | ndarray-pooling | {} | {} |", w.name, millis(&copies), cells(&ours));
+        println!("| {} | ndarray-pooling `_into` | {} | {} |", w.name, millis(&copies_into), cells(&ours_into));
+        println!("| {} | burn-flex 0.22 | | {} |", w.name, cells(&burn));
+        match candle {
+            Some([max, mean]) => println!("| {} | candle 0.11 | | n/a | {max:.2}x | {mean:.2}x | n/a | n/a |", w.name),
+            None => println!("| {} | candle 0.11 | | n/a | n/a (no padding) | n/a (no padding) | n/a | n/a |", w.name),
         }
     }
 }
