@@ -71,8 +71,8 @@ pub(crate) fn prefetch<T>(cells: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
         let per_line = (64 / std::mem::size_of::<T>().max(1)).max(1);
-        for start in (0..cells.len()).step_by(per_line) {
-            x86::prefetch(&cells[start..]);
+        for line in cells.chunks(per_line) {
+            x86::prefetch(line);
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
