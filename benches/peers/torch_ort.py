@@ -38,17 +38,21 @@ def ratio(base, op, bases):
     """`op`'s time as a ratio of `base`'s: the median, over rounds of about
     1.5 s in all (at least 5), of the ratio within a round, where each is
     timed over calls enough for a millisecond, back to back. The load of a
-    shared machine wanders over seconds and weighs on both alike. The
-    rounds' times of `base` go to `bases`."""
+    shared machine wanders over seconds and weighs on both alike. Each is
+    timed after an untimed call of its own, so that it meets the caches as
+    repeated calls leave them, not as the other left them. The rounds'
+    times of `base` go to `bases`."""
     base()
     op()
     once = batch(base, 1) + batch(op, 1)
     calls = max(1, math.ceil(1e-3 / once))
-    rounds = int(min(200, max(5, 1.5 / (once * calls))))
+    rounds = int(min(200, max(5, 0.75 / (once * calls))))
     ratios = []
     for _ in range(rounds):
+        base()
         b = batch(base, calls)
         bases.append(b)
+        op()
         ratios.append(batch(op, calls) / b)
     return statistics.median(ratios)
 

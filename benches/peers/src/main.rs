@@ -37,18 +37,22 @@ fn median(mut values: Vec<f64>) -> f64 {
 /// `op`'s time as a ratio of `base`'s: the median, over rounds of about
 /// 1.5 s in all (at least 5), of the ratio within a round, where each is
 /// timed over calls enough for a millisecond, back to back. The load of a
-/// shared machine wanders over seconds and weighs on both alike. The
-/// rounds' times of `base` go to `bases`.
+/// shared machine wanders over seconds and weighs on both alike. Each is
+/// timed after an untimed call of its own, so that it meets the caches as
+/// repeated calls leave them, not as the other left them. The rounds'
+/// times of `base` go to `bases`.
 fn ratio(base: &mut dyn FnMut(), op: &mut dyn FnMut(), bases: &mut Vec<f64>) -> f64 {
     base();
     op();
     let once = batch(base, 1) + batch(op, 1);
     let calls = (1e-3 / once).ceil().max(1.) as usize;
-    let rounds = (1.5 / (once * calls as f64)).clamp(5., 200.) as usize;
+    let rounds = (0.75 / (once * calls as f64)).clamp(5., 200.) as usize;
     let ratios = (0..rounds)
         .map(|_| {
+            base();
             let b = batch(base, calls);
             bases.push(b);
+            op();
             batch(op, calls) / b
         })
         .collect();
