@@ -817,9 +817,10 @@ impl Gather {
                             2 => spread::<T, 2>([row(0), row(1)], cells),
                             _ => spread::<T, 3>([row(0), row(1), row(2)], cells),
                         }
-                    }
-                    if (width - lead) % 2 == 0 && width > lead {
-                        grad_row[width - 1] = shared(q + n - 1);
+                        // an even count of cells ends on a shared one
+                        if (width - lead) % 2 == 0 {
+                            grad_row[width - 1] = shared(q + n - 1);
+                        }
                     }
                 }
                 Cells::Phases { phases, .. } => {
