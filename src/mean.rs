@@ -347,13 +347,50 @@ fn forward_band<T: Float>(
     let three_wide = !interior.is_empty()
         && (cols.size, cols.dilation) == (3, 1)
         && (cols.stride == 1 || cols.stride == 2);
-    // consecutive rows of full 3-wide windows three rows tall at once, any
-    // other row on its own
-    let mut some_rows = |band: &[AxisWindow], out: &mut [T]| {
-        let row_window = &band[0];
+    let windows = &plan.rows.windows[rows];
+    if !three_wide {
+        let mut one_row = |row_window: &AxisWindow, out_row: &mut [T]| {
+            prefetch(
+                ahead,
+                row_window.start * width + AHEAD,
+                plan.rows.stride * width,
+            );
+            let (row_divisors, full) = divisors.get(plan, row_window, divisor);
+            match full {
+                Some(full) if pairs_2x2s2 && row_window.taps == 2 => {
+                    let first = plan.cols.windows[interior.start].start;
+                    let top = &input[row_window.start * width + first..][..2 * interior.len()];
+                    let bottom =
+                        &input[(row_window.start + 1) * width + first..][..2 * interior.len()];
+                    let mid = &mut out_row[interior.clone()];
+                    match full {
+                        Divide::By(d) => mean_pairs(top, bottom, mid, move |sum| sum / d),
+                        Divide::Times(f) => mean_pairs(top, bottom, mid, move |sum| sum * f),
+                    }
+                    edge_means(plan, input, row_window, row_divisors, out_row);
+                }
+                _ => any_means(plan, input, row_window, row_divisors, out_row, &mut phases),
+            }
+        };
+        out.rows(out_width, |i, out_row| one_row(&windows[i], out_row));
+        return;
+    }
+    // rows of full 3-wide windows three rows tall a run at a time (as many
+    // as a new output grows by at once), any other row on its own
+    let step = out.rows_per_step(out_width);
+    let mut i = 0;
+    while i < windows.len() {
+        let row_window = &windows[i];
         let (row_divisors, full) = divisors.get(plan, row_window, divisor);
-        match full {
-            Some(full) if three_wide && row_window.taps == 3 => {
+        let run = match full {
+            Some(full) if row_window.taps == 3 => {
+                let run = windows[i..]
+                    .iter()
+                    .take(step)
+                    .take_while(|w| w.taps == 3)
+                    .count();
+                let band = &windows[i..i + run];
+                let out = &mut out.to((i + run) * out_width)[i * out_width..];
                 let (input, divisors) = ((input, ahead), row_divisors);
                 match (cols.stride, full) {
                     (1, Divide::By(d)) => {
@@ -369,18 +406,7 @@ fn forward_band<T: Float>(
                         mean_3_band::<T, 2>(plan, input, band, divisors, out, move |sum| sum * f)
                     }
                 }
-            }
-            Some(full) if pairs_2x2s2 && row_window.taps == 2 => {
-                prefetch(ahead, row_window.start * width + AHEAD, 2 * width);
-                let first = plan.cols.windows[interior.start].start;
-                let top = &input[row_window.start * width + first..][..2 * interior.len()];
-                let bottom = &input[(row_window.start + 1) * width + first..][..2 * interior.len()];
-                let mid = &mut out[interior.clone()];
-                match full {
-                    Divide::By(d) => mean_pairs(top, bottom, mid, move |sum| sum / d),
-                    Divide::Times(f) => mean_pairs(top, bottom, mid, move |sum| sum * f),
-                }
-                edge_means(plan, input, row_window, row_divisors, out);
+                run
             }
             _ => {
                 prefetch(
@@ -388,31 +414,33 @@ fn forward_band<T: Float>(
                     row_window.start * width + AHEAD,
                     plan.rows.stride * width,
                 );
-                out.fill(T::zero());
-                for h in plan.rows.cells(row_window) {
-                    let row = &input[h * width..(h + 1) * width];
-                    sum_row(&plan.cols, row, out, &mut phases);
-                }
-                for (value, &d) in out.iter_mut().zip(row_divisors) {
-                    *value = *value / d;
-                }
+                let out_row = &mut out.to((i + 1) * out_width)[i * out_width..];
+                any_means(plan, input, row_window, row_divisors, out_row, &mut phases);
+                1
             }
-        }
-    };
-    let windows = &plan.rows.windows[rows];
-    if !three_wide {
-        out.rows(out_width, |i, out_row| some_rows(&windows[i..=i], out_row));
-        return;
-    }
-    // runs of full rows, as many as a new output grows by at a time
-    let step = out.rows_per_step(out_width);
-    let mut i = 0;
-    while i < windows.len() {
-        let full = windows[i..].iter().take(step).take_while(|w| w.taps == 3);
-        let run = full.count().max(1);
-        let cells = &mut out.to((i + run) * out_width)[i * out_width..];
-        some_rows(&windows[i..i + run], cells);
+        };
         i += run;
+    }
+}
+
+/// One output row of any windows: their sums built a window row at a time
+/// in the output row, then divided by `divisors`.
+fn any_means<T: Float>(
+    plan: &Plan,
+    input: &[T],
+    row_window: &AxisWindow,
+    divisors: &[T],
+    out_row: &mut [T],
+    phases: &mut Phases<T>,
+) {
+    let width = plan.in_width();
+    out_row.fill(T::zero());
+    for h in plan.rows.cells(row_window) {
+        let row = &input[h * width..(h + 1) * width];
+        sum_row(&plan.cols, row, out_row, phases);
+    }
+    for (value, &d) in out_row.iter_mut().zip(divisors) {
+        *value = *value / d;
     }
 }
 
