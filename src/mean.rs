@@ -348,13 +348,14 @@ fn forward_band<T: Float>(
         && (cols.size, cols.dilation) == (3, 1)
         && (cols.stride == 1 || cols.stride == 2);
     let windows = &plan.rows.windows[rows];
+    // the rows a row window reads next, prefetched [`AHEAD`] cells on
+    let prefetch_rows = |row_window: &AxisWindow| {
+        let start = row_window.start * width + AHEAD;
+        prefetch(ahead, start, plan.rows.stride * width);
+    };
     if !three_wide {
         let mut one_row = |row_window: &AxisWindow, out_row: &mut [T]| {
-            prefetch(
-                ahead,
-                row_window.start * width + AHEAD,
-                plan.rows.stride * width,
-            );
+            prefetch_rows(row_window);
             let (row_divisors, full) = divisors.get(plan, row_window, divisor);
             match full {
                 Some(full) if pairs_2x2s2 && row_window.taps == 2 => {
@@ -409,11 +410,7 @@ fn forward_band<T: Float>(
                 run
             }
             _ => {
-                prefetch(
-                    ahead,
-                    row_window.start * width + AHEAD,
-                    plan.rows.stride * width,
-                );
+                prefetch_rows(row_window);
                 let out_row = &mut out.to((i + 1) * out_width)[i * out_width..];
                 any_means(plan, input, row_window, row_divisors, out_row, &mut phases);
                 1
