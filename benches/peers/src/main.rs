@@ -112,6 +112,40 @@ fn main() {
             ratio(&mut copy_into, &mut || mean_pool2d_backward_into(&delta, &window, divisor, &mut grad).unwrap(), &mut copies_into),
         ];
 
+        // a floor for any kernel on this machine: plain loops that read each
+        // input cell once and write each output cell once, and no more (every
+        // shape here pools to a quarter of its cells)
+        let (xs, ds) = (x.as_slice().unwrap(), delta.as_slice().unwrap());
+        let taps: Vec<u8> = (0..ds.len()).map(|i| (i % 4) as u8).collect();
+        let (mut picked, mut picked_taps, mut spread) = (vec![0f32; ds.len()], vec![0u8; ds.len()], vec![0f32; xs.len()]);
+        let floor = [
+            ratio(&mut copy_into, &mut || {
+                for ((o, t), c) in picked.iter_mut().zip(picked_taps.iter_mut()).zip(xs.chunks_exact(4)) {
+                    *o = c[0];
+                    *t = (c[3] > c[0]) as u8;
+                }
+                black_box((&picked, &picked_taps));
+            }, &mut copies_into),
+            ratio(&mut copy_into, &mut || {
+                for (o, c) in picked.iter_mut().zip(xs.chunks_exact(4)) {
+                    *o = c[0];
+                }
+                black_box(&picked);
+            }, &mut copies_into),
+            ratio(&mut copy_into, &mut || {
+                for (g, (&d, &t)) in spread.chunks_exact_mut(4).zip(ds.iter().zip(&taps)) {
+                    g.fill(if t == 0 { d } else { 0. });
+                }
+                black_box(&spread);
+            }, &mut copies_into),
+            ratio(&mut copy_into, &mut || {
+                for (g, &d) in spread.chunks_exact_mut(4).zip(ds) {
+                    g.fill(d);
+                }
+                black_box(&spread);
+            }, &mut copies_into),
+        ];
+
         // burn-flex through burn-backend's ModuleOps
         let (k, s, p) = ([w.size; 2], [w.stride; 2], [w.padding; 2]);
         let bx = FlexTensor::from_data(TensorData::new(data.clone(), [n, c, h, wd]));
@@ -138,6 +172,8 @@ fn main() {
 
         println!("| {} | ndarray-pooling | {} | {} |", w.name, millis(&copies), cells(&ours));
         println!("| {} | ndarray-pooling `_into` | {} | {} |", w.name, millis(&copies_into), cells(&ours_into));
+        let [pick_taps, pick, one_hot, fill] = floor;
+        println!("| {} | floor: plain read-once, write-once loops | | {pick_taps:.2}x | {pick:.2}x | {pick:.2}x | {one_hot:.2}x | {fill:.2}x |", w.name);
         println!("| {} | burn-flex 0.22 | | {} |", w.name, cells(&burn));
         match candle {
             Some([max, mean]) => println!("| {} | candle 0.11 | | n/a | {max:.2}x | {mean:.2}x | n/a | n/a |", w.name),
