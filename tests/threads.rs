@@ -81,6 +81,9 @@ fn outputs_growing_with_the_work_match_the_reference() {
     let cases = [
         // 2x2 forward outputs of 1.4 MB, gradients of 5.8 MB
         ((1, 4, 600, 601), Window2d::new(2, 2)),
+        // mean backward deltas of 1.4 MB, large enough that the gathering
+        // pass prefetches the next plane's
+        ((1, 4, 600, 601), Window2d::new(3, 2).with_padding(1)),
         // outputs and gradients of 1.1 MB, overlapping windows
         ((1, 3, 300, 301), Window2d::new(3, 1).with_padding(1)),
         ((1, 3, 300, 301), Window2d::new(3, 2).with_padding(1)),
