@@ -18,11 +18,12 @@ const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
 pub(crate) enum Out<'a, A> {
     /// A caller's array, holding anything: the work overwrites every cell.
     Given(&'a mut [A]),
-    /// A new output of `len` cells. On one thread the vector grows as the
-    /// work reaches its cells, so their zeros are written while in cache,
-    /// just before the work overwrites them; `calloc` would zero a reused
-    /// block in one pass beforehand, a second write of the whole output.
-    /// On several threads it is zeroed in parts first, as [`zeroed`] does.
+    /// A new output of `len` cells. On one thread, from [`GROW_FROM`] bytes
+    /// on, the vector grows as the work reaches its cells, so their zeros
+    /// are written while in cache, just before the work overwrites them;
+    /// `calloc` would zero a reused block in one pass beforehand, a second
+    /// write of an output too large to stay in cache. On several threads it
+    /// is zeroed in parts first, as [`zeroed`] does.
     New(&'a mut Vec<A>, usize),
 }
 
@@ -169,17 +170,22 @@ fn grow<A: Zero + Clone>(cells: &mut Vec<A>, len: usize, most: usize) {
 }
 
 /// Whether a new output of `bytes` grows with the work on one thread.
-/// Below [`GROW_FROM`] it stays in cache either way, and growing costs a
-/// call per step; from [`FRESH_BLOCK`] on, `calloc` hands out fresh pages,
-/// zero already, and writing zeros into them first costs more than it saves
-/// (the allocating 2x2 max backward of (32, 64, 112, 112) took 52 ms
-/// against 42).
+/// Below [`GROW_FROM`] it is zeroed first, by `calloc`'s `memset` at full
+/// speed, and stays in cache for the work's writes; from [`FRESH_BLOCK`]
+/// on, `calloc` hands out fresh pages, zero already, and writing zeros into
+/// them first costs more than it saves (the allocating 2x2 max backward of
+/// (32, 64, 112, 112) took 52 ms against 42).
 fn grows(bytes: usize) -> bool {
     (GROW_FROM..FRESH_BLOCK).contains(&bytes)
 }
 
-/// See [`grows`].
-const GROW_FROM: usize = 1 << 20;
+/// See [`grows`]. On the 2-core development machine (32 MiB of L3 shared
+/// with other guests), at one thread, outputs of 6.4 MB zeroed first made
+/// the allocating 3x3/s2/p1 forwards of (8, 64, 112, 112) faster than
+/// growing (with indices 0.87x the time, mean 0.88x, and `_into`'s argmax
+/// storage 0.95x), while gradients of 12.8 MB and more still grow (the max
+/// backward of (4, 64, 112, 112) took 1.2x the time zeroed first).
+const GROW_FROM: usize = 8 << 20;
 
 /// How far a growing part grows at least, in bytes.
 const GROW_BYTES: usize = 4 << 10;
