@@ -27,8 +27,10 @@
 //! the input rows they read a few rows later; on the 2-core development
 //! machine that made the 2x2 forwards 17–45 % faster, where the hardware
 //! prefetchers leave a plain read of a large input at about half the speed
-//! of a prefetched one. The separable max, prefetching the same way, was
-//! slower, so it does not.
+//! of a prefetched one. The gathering mean backward prefetches the next
+//! plane's deltas, which it reads in one burst as that plane starts. The
+//! separable max and the max backward, prefetching, were slower, so they
+//! do not.
 
 /// Loops shorter than this stay portable: sixteen-lane vectors leave most
 /// of a short row to the scalar remainder, four-lane ones little of it.
