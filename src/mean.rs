@@ -377,7 +377,8 @@ fn forward_band<T: Float>(
         return;
     }
     // rows of full 3-wide windows three rows tall a run at a time (as many
-    // as a new output grows by at once), any other row on its own
+    // as a new output grows by at once, all of one row's divisors: the same
+    // real and padded taps), any other row on its own
     let step = out.rows_per_step(out_width);
     let mut i = 0;
     while i < windows.len() {
@@ -388,7 +389,7 @@ fn forward_band<T: Float>(
                 let run = windows[i..]
                     .iter()
                     .take(step)
-                    .take_while(|w| w.taps == 3)
+                    .take_while(|w| (w.taps, w.padded_taps) == (3, row_window.padded_taps))
                     .count();
                 let band = &windows[i..i + run];
                 let out = &mut out.to((i + run) * out_width)[i * out_width..];

@@ -151,6 +151,29 @@ fn ceil_mode_overhang_is_not_in_the_divisor() {
 }
 
 #[test]
+fn rows_of_three_cells_keep_their_own_padded_divisor() {
+    // rows 13, window 4 tall with dilation 3, stride 2, padding 2 below,
+    // ceil: windows at rows 0, 2, 4 and 6; the last two hold three input
+    // rows each, but the one at 4 reaches row 13 in the padding and the one
+    // at 6 reaches row 15, past it; 3 columns, stride 2, padding 2 a side
+    let window = Window2d::new((4, 3), 2)
+        .with_padding(Padding::new(0, 2, 2, 2))
+        .with_dilation((3, 1))
+        .with_ceil_mode(true);
+    let x = Array4::<f32>::ones((1, 1, 13, 4));
+    let y = mean_pool2d(&x, &window, MeanDivisor::PaddedWindow).unwrap();
+    // real cells over padded cells: 4 rows by 1, 3, 2 columns, then 3 rows
+    // of 4 padded, then 3 rows of 3 padded
+    let expected = array![[[
+        [4. / 12., 12. / 12., 8. / 12.],
+        [4. / 12., 12. / 12., 8. / 12.],
+        [3. / 12., 9. / 12., 6. / 12.],
+        [3. / 9., 9. / 9., 6. / 9.],
+    ]]];
+    assert_eq!(y, expected);
+}
+
+#[test]
 fn asymmetric_padding_and_divisors() {
     // 3x3 ones, padding top 1, bottom 0, left 0, right 2, window 2x2 stride 2
     let x = Array4::<f64>::ones((1, 1, 3, 3));
