@@ -277,8 +277,14 @@ impl<T: Float> Divide<T> {
     }
 }
 
+/// What the divisors of an output row depend on: its row window's real and
+/// padded taps. Rows of one key divide alike.
+fn divisor_key(row: &AxisWindow) -> (usize, usize) {
+    (row.taps, row.padded_taps)
+}
+
 /// The divisors of one output row, recomputed only when the row window
-/// changes what they depend on.
+/// changes what they depend on ([`divisor_key`]).
 struct RowDivisors<T> {
     key: Option<(usize, usize)>,
     values: Vec<T>,
@@ -303,7 +309,7 @@ impl<T: Float> RowDivisors<T> {
         row: &AxisWindow,
         divisor: MeanDivisor,
     ) -> (&[T], Option<Divide<T>>) {
-        let key = (row.taps, row.padded_taps);
+        let key = divisor_key(row);
         if self.key != Some(key) {
             self.values.clear();
             let divisors = plan
@@ -348,14 +354,9 @@ fn forward_band<T: Float>(
         && (cols.size, cols.dilation) == (3, 1)
         && (cols.stride == 1 || cols.stride == 2);
     let windows = &plan.rows.windows[rows];
-    // the rows a row window reads next, prefetched [`AHEAD`] cells on
-    let prefetch_rows = |row_window: &AxisWindow| {
-        let start = row_window.start * width + AHEAD;
-        prefetch(ahead, start, plan.rows.stride * width);
-    };
     if !three_wide {
         let mut one_row = |row_window: &AxisWindow, out_row: &mut [T]| {
-            prefetch_rows(row_window);
+            prefetch_rows(plan, ahead, row_window);
             let (row_divisors, full) = divisors.get(plan, row_window, divisor);
             match full {
                 Some(full) if pairs_2x2s2 && row_window.taps == 2 => {
@@ -377,8 +378,8 @@ fn forward_band<T: Float>(
         return;
     }
     // rows of full 3-wide windows three rows tall a run at a time (as many
-    // as a new output grows by at once, all of one row's divisors: the same
-    // real and padded taps), any other row on its own
+    // as a new output grows by at once, all dividing alike), any other row
+    // on its own
     let step = out.rows_per_step(out_width);
     let mut i = 0;
     while i < windows.len() {
@@ -389,7 +390,7 @@ fn forward_band<T: Float>(
                 let run = windows[i..]
                     .iter()
                     .take(step)
-                    .take_while(|w| (w.taps, w.padded_taps) == (3, row_window.padded_taps))
+                    .take_while(|w| divisor_key(w) == divisor_key(row_window))
                     .count();
                 let band = &windows[i..i + run];
                 let out = &mut out.to((i + run) * out_width)[i * out_width..];
@@ -411,7 +412,7 @@ fn forward_band<T: Float>(
                 run
             }
             _ => {
-                prefetch_rows(row_window);
+                prefetch_rows(plan, ahead, row_window);
                 let out_row = &mut out.to((i + 1) * out_width)[i * out_width..];
                 any_means(plan, input, row_window, row_divisors, out_row, &mut phases);
                 1
@@ -419,6 +420,14 @@ fn forward_band<T: Float>(
         };
         i += run;
     }
+}
+
+/// The input rows `row_window`'s output row reads next, prefetched
+/// [`AHEAD`] cells on in `ahead`.
+#[inline]
+fn prefetch_rows<T>(plan: &Plan, ahead: &[T], row_window: &AxisWindow) {
+    let start = row_window.start * plan.in_width() + AHEAD;
+    prefetch(ahead, start, plan.rows.stride * plan.in_width());
 }
 
 /// One output row of any windows: their sums built a window row at a time
@@ -466,11 +475,7 @@ fn mean_3_band<T: Float, const S: usize>(
     let step = plan.rows.dilation;
     let each_row = |out: &mut [T], wide: bool| {
         for (k, row_window) in band.iter().enumerate() {
-            prefetch(
-                ahead,
-                row_window.start * width + AHEAD,
-                plan.rows.stride * width,
-            );
+            prefetch_rows(plan, ahead, row_window);
             let rows = [0, 1, 2].map(|t| &input[(row_window.start + t * step) * width + first..]);
             let out_row = &mut out[k * out_width..(k + 1) * out_width];
             let mid = &mut out_row[interior.clone()];
