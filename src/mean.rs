@@ -345,7 +345,7 @@ fn forward_band<T: Float>(
 ) {
     let (width, out_width) = (plan.in_width(), plan.out_width());
     let mut divisors = RowDivisors::new();
-    let mut phases = Phases::new();
+    let mut phases = (Phases::new(), Sources::new());
     let interior = plan.cols.interior();
     let dense = |axis: &AxisPlan| (axis.size, axis.stride, axis.dilation) == (2, 2, 1);
     let pairs_2x2s2 = dense(&plan.rows) && dense(&plan.cols) && !interior.is_empty();
@@ -430,17 +430,30 @@ fn prefetch_rows<T>(plan: &Plan, ahead: &[T], row_window: &AxisWindow) {
     prefetch(ahead, start, plan.rows.stride * plan.in_width());
 }
 
-/// One output row of any windows: their sums built a window row at a time
-/// in the output row, then divided by `divisors`.
+/// One output row of any windows: where the row has [`BLOCK`] full windows
+/// or more, those by [`mean_blocks`] and the rest by [`edge_means`]; else
+/// their sums built a window row at a time in the output row, then divided
+/// by `divisors`.
 fn any_means<T: Float>(
     plan: &Plan,
     input: &[T],
     row_window: &AxisWindow,
     divisors: &[T],
     out_row: &mut [T],
-    phases: &mut Phases<T>,
+    (phases, sources): &mut (Phases<T>, Sources<T>),
 ) {
     let width = plan.in_width();
+    let cols = &plan.cols;
+    let interior = cols.interior();
+    if interior.len() >= BLOCK {
+        let rows = plan.rows.cells(row_window);
+        let first = cols.windows[interior.start].start;
+        let (cells, starts) = sources.of(cols, (input, width), rows, first, interior.len());
+        let mid = interior.clone();
+        mean_blocks(cells, starts, &divisors[mid.clone()], &mut out_row[mid]);
+        edge_means(plan, input, row_window, divisors, out_row);
+        return;
+    }
     out_row.fill(T::zero());
     for h in plan.rows.cells(row_window) {
         let row = &input[h * width..(h + 1) * width];
@@ -449,6 +462,114 @@ fn any_means<T: Float>(
     for (value, &d) in out_row.iter_mut().zip(divisors) {
         *value = *value / d;
     }
+}
+
+/// Windows a block of [`mean_blocks`] sums at once.
+const BLOCK: usize = 32;
+
+/// Where [`mean_blocks`] finds each window cell of a run of full windows,
+/// in window order (window row by window row, left to right): for cell `k`,
+/// the windows' cells are `cells[starts[k]..][..n]`, contiguous. At stride 1
+/// they lie in the input rows as they are; at other strides in the rows'
+/// stride phases, each input row split once and kept for the windows below
+/// that read it again.
+pub(crate) struct Sources<T> {
+    cells: Vec<T>,
+    /// Where input row `h`'s phases start in `cells`, once split.
+    split: Vec<Option<usize>>,
+    starts: Vec<usize>,
+    phases: Phases<T>,
+}
+
+impl<T: Copy> Sources<T> {
+    pub fn new() -> Self {
+        Sources {
+            cells: Vec::new(),
+            split: Vec::new(),
+            starts: Vec::new(),
+            phases: Phases::new(),
+        }
+    }
+
+    /// The cells of `n` full windows of `cols` in `rows` of `input`, rows
+    /// `width` cells long, the first window starting at cell `first` of
+    /// each, and where each window cell's run starts. `first` and `n` are
+    /// the same at every call.
+    fn of<'a>(
+        &'a mut self,
+        cols: &AxisPlan,
+        (input, width): (&'a [T], usize),
+        rows: impl Iterator<Item = usize>,
+        first: usize,
+        n: usize,
+    ) -> (&'a [T], &'a [usize]) {
+        let (stride, dilation) = (cols.stride, cols.dilation);
+        let taps = (0..cols.size).map(|tap| tap * dilation);
+        self.starts.clear();
+        if stride == 1 {
+            for h in rows {
+                let at = h * width + first;
+                self.starts.extend(taps.clone().map(|offset| at + offset));
+            }
+            return (input, &self.starts);
+        }
+        // each row's span a phase after another, all one length
+        let span = stride * (n - 1) + dilation * (cols.size - 1) + 1;
+        let phase_len = span.div_ceil(stride);
+        for h in rows {
+            if self.split.len() <= h {
+                self.split.resize(h + 1, None);
+            }
+            let base = *self.split[h].get_or_insert_with(|| {
+                let row = &input[h * width + first..][..span];
+                let base = self.cells.len();
+                self.phases.fill(row, stride);
+                let view = self.phases.view(row, stride);
+                for phase in 0..stride {
+                    let len = (span - phase).div_ceil(stride);
+                    self.cells.extend_from_slice(view.cells(phase, len));
+                    self.cells.resize(base + (phase + 1) * phase_len, row[0]);
+                }
+                base
+            });
+            let at = |offset: usize| base + (offset % stride) * phase_len + offset / stride;
+            self.starts.extend(taps.clone().map(at));
+        }
+        (&self.cells, &self.starts)
+    }
+}
+
+/// Full windows, each the sum of its cells in window order divided by its
+/// divisor, the cells of window `j` at `cells[start + j]` for each of
+/// `starts`, in order: in blocks of [`BLOCK`] windows, the last overlapping
+/// the one before, each block's sums held in a local array (in registers)
+/// over all its cells and written once. The adds of one window are a chain;
+/// a block holds several vectors of independent ones.
+#[inline(never)]
+fn mean_blocks<T: Float>(cells: &[T], starts: &[usize], divisors: &[T], out: &mut [T]) {
+    isa::wide(out.len(), || {
+        let n = out.len();
+        let mut done = 0;
+        while done < n {
+            let first = done.min(n - BLOCK);
+            let block = block_sums::<T, BLOCK>(cells, starts, first);
+            let out = &mut out[first..first + BLOCK];
+            for ((out, &sum), &d) in out.iter_mut().zip(&block).zip(&divisors[first..]) {
+                *out = sum / d;
+            }
+            done = first + BLOCK;
+        }
+    })
+}
+
+/// The sums of windows `first..first + L` of [`mean_blocks`], from zero.
+#[inline(always)]
+fn block_sums<T: Float, const L: usize>(cells: &[T], starts: &[usize], first: usize) -> [T; L] {
+    let mut block = [T::zero(); L];
+    for &start in starts {
+        add_row(&cells[start + first..][..L], &mut block);
+    }
+    block
 }
 
 /// Output rows of full windows three rows tall and three columns wide,
