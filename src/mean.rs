@@ -12,7 +12,7 @@ use crate::geometry::{AxisPlan, AxisWindow, MeanDivisor, Plan, Window2d, output_
 use crate::isa;
 use crate::layout::{check_shape, shape4, with_standard_layout};
 use crate::parallel::{AHEAD, Out, Part, for_each_plane, prefetch};
-use crate::phases::Phases;
+use crate::phases::{Phases, split_into};
 
 /// Mean pooling forward: the sum of every window's real input cells divided
 /// by the window's divisor (see [`MeanDivisor`]).
@@ -345,7 +345,7 @@ fn forward_band<T: Float>(
 ) {
     let (width, out_width) = (plan.in_width(), plan.out_width());
     let mut divisors = RowDivisors::new();
-    let mut phases = (Phases::new(), Sources::new());
+    let mut phases = (Phases::new(), Sources::new(&plan.cols));
     let interior = plan.cols.interior();
     let dense = |axis: &AxisPlan| (axis.size, axis.stride, axis.dilation) == (2, 2, 1);
     let pairs_2x2s2 = dense(&plan.rows) && dense(&plan.cols) && !interior.is_empty();
@@ -440,16 +440,12 @@ fn any_means<T: Float>(
     row_window: &AxisWindow,
     divisors: &[T],
     out_row: &mut [T],
-    (phases, sources): &mut (Phases<T>, Sources<T>),
+    (phases, sources): &mut (Phases<T>, Option<Sources<T>>),
 ) {
     let width = plan.in_width();
-    let cols = &plan.cols;
-    let interior = cols.interior();
-    if interior.len() >= BLOCK {
-        let rows = plan.rows.cells(row_window);
-        let first = cols.windows[interior.start].start;
-        let (cells, starts) = sources.of(cols, (input, width), rows, first, interior.len());
-        let mid = interior.clone();
+    if let Some(sources) = sources {
+        let (cells, starts) = sources.of((input, width), plan.rows.cells(row_window));
+        let mid = plan.cols.interior();
         mean_blocks(cells, starts, &divisors[mid.clone()], &mut out_row[mid]);
         edge_means(plan, input, row_window, divisors, out_row);
         return;
@@ -467,73 +463,83 @@ fn any_means<T: Float>(
 /// Windows a block of [`mean_blocks`] sums at once.
 const BLOCK: usize = 32;
 
-/// Where [`mean_blocks`] finds each window cell of a run of full windows,
+/// Where [`mean_blocks`] finds each window cell of a row's full windows,
 /// in window order (window row by window row, left to right): for cell `k`,
 /// the windows' cells are `cells[starts[k]..][..n]`, contiguous. At stride 1
 /// they lie in the input rows as they are; at other strides in the rows'
 /// stride phases, each input row split once and kept for the windows below
 /// that read it again.
 pub(crate) struct Sources<T> {
+    stride: usize,
+    /// The first cell of the first full window in each row.
+    first: usize,
+    /// The cells from there to the last full window's last.
+    span: usize,
+    /// Where each tap of a window row starts, from the row's first cell (at
+    /// stride 1) or from its split.
+    taps: Vec<usize>,
     cells: Vec<T>,
-    /// Where input row `h`'s phases start in `cells`, once split.
+    /// Where input row `h`'s split starts in `cells`, once split.
     split: Vec<Option<usize>>,
     starts: Vec<usize>,
-    phases: Phases<T>,
 }
 
 impl<T: Copy> Sources<T> {
-    pub fn new() -> Self {
-        Sources {
+    /// For the full windows of `cols`, if there are [`BLOCK`] or more.
+    pub fn new(cols: &AxisPlan) -> Option<Self> {
+        let interior = cols.interior();
+        if interior.len() < BLOCK {
+            return None;
+        }
+        let (stride, dilation) = (cols.stride, cols.dilation);
+        let span = stride * (interior.len() - 1) + dilation * (cols.size - 1) + 1;
+        let phase_len = span.div_ceil(stride);
+        let tap = |tap: usize| {
+            let offset = tap * dilation;
+            (offset % stride) * phase_len + offset / stride
+        };
+        Some(Sources {
+            stride,
+            first: cols.windows[interior.start].start,
+            span,
+            taps: (0..cols.size).map(tap).collect(),
             cells: Vec::new(),
             split: Vec::new(),
             starts: Vec::new(),
-            phases: Phases::new(),
-        }
+        })
     }
 
-    /// The cells of `n` full windows of `cols` in `rows` of `input`, rows
-    /// `width` cells long, the first window starting at cell `first` of
-    /// each, and where each window cell's run starts. `first` and `n` are
-    /// the same at every call.
+    /// The cells of the full windows in `rows` of `input`, rows `width`
+    /// cells long, and where each window cell's run starts.
     fn of<'a>(
         &'a mut self,
-        cols: &AxisPlan,
         (input, width): (&'a [T], usize),
         rows: impl Iterator<Item = usize>,
-        first: usize,
-        n: usize,
     ) -> (&'a [T], &'a [usize]) {
-        let (stride, dilation) = (cols.stride, cols.dilation);
-        let taps = (0..cols.size).map(|tap| tap * dilation);
         self.starts.clear();
-        if stride == 1 {
+        if self.stride == 1 {
             for h in rows {
-                let at = h * width + first;
-                self.starts.extend(taps.clone().map(|offset| at + offset));
+                let at = h * width + self.first;
+                self.starts.extend(self.taps.iter().map(|tap| at + tap));
             }
             return (input, &self.starts);
         }
-        // each row's span a phase after another, all one length
-        let span = stride * (n - 1) + dilation * (cols.size - 1) + 1;
-        let phase_len = span.div_ceil(stride);
+        let split_len = self.stride * self.span.div_ceil(self.stride);
         for h in rows {
-            if self.split.len() <= h {
-                self.split.resize(h + 1, None);
+            if self.split.is_empty() {
+                // room for every row of the plane at once
+                let height = input.len() / width;
+                self.split.resize(height, None);
+                self.cells.reserve(height * split_len);
             }
-            let base = *self.split[h].get_or_insert_with(|| {
-                let row = &input[h * width + first..][..span];
-                let base = self.cells.len();
-                self.phases.fill(row, stride);
-                let view = self.phases.view(row, stride);
-                for phase in 0..stride {
-                    let len = (span - phase).div_ceil(stride);
-                    self.cells.extend_from_slice(view.cells(phase, len));
-                    self.cells.resize(base + (phase + 1) * phase_len, row[0]);
-                }
-                base
+            let at = *self.split[h].get_or_insert_with(|| {
+                let row = &input[h * width + self.first..][..self.span];
+                let at = self.cells.len();
+                self.cells.resize(at + split_len, row[0]);
+                split_into(row, self.stride, &mut self.cells[at..]);
+                at
             });
-            let at = |offset: usize| base + (offset % stride) * phase_len + offset / stride;
-            self.starts.extend(taps.clone().map(at));
+            self.starts.extend(self.taps.iter().map(|tap| at + tap));
         }
         (&self.cells, &self.starts)
     }

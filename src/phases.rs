@@ -140,6 +140,30 @@ impl<T: Copy> Phases<T> {
     }
 }
 
+/// `row` split into its `stride` phases, one after another in `out`, each
+/// `out.len() / stride` cells long: phase `p` holds `row[p]`,
+/// `row[p + stride]`, and so on. Cells past a phase's end keep what they
+/// held.
+pub(crate) fn split_into<T: Copy>(row: &[T], stride: usize, out: &mut [T]) {
+    let phase_len = out.len() / stride;
+    debug_assert!(row.len() <= out.len());
+    if stride == 2 {
+        let (evens, odds) = out.split_at_mut(phase_len);
+        let n = row.len() / 2;
+        let (evens, odds) = (&mut evens[..row.len().div_ceil(2)], &mut odds[..n]);
+        crate::isa::wide(n, || deinterleave(&row[..2 * n], &mut evens[..n], odds));
+        if row.len() % 2 == 1 {
+            evens[n] = row[2 * n];
+        }
+    } else {
+        for (k, chunk) in row.chunks(stride).enumerate() {
+            for (p, &value) in chunk.iter().enumerate() {
+                out[p * phase_len + k] = value;
+            }
+        }
+    }
+}
+
 /// `evens[j] = row[2j]`, `odds[j] = row[2j + 1]`; inlined into each
 /// instruction set's copy.
 #[inline(always)]
