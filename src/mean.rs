@@ -547,25 +547,42 @@ impl<T: Copy> Sources<T> {
 
 /// Full windows, each the sum of its cells in window order divided by its
 /// divisor, the cells of window `j` at `cells[start + j]` for each of
-/// `starts`, in order: in blocks of [`BLOCK`] windows, the last overlapping
-/// the one before, each block's sums held in a local array (in registers)
+/// `starts`, in order: in blocks of [`BLOCK`] windows, the last (of half as
+/// many where they cover the rest) overlapping the one before, each
+/// block's sums held in a local array (in registers)
 /// over all its cells and written once. The adds of one window are a chain;
 /// a block holds several vectors of independent ones.
 #[inline(never)]
 fn mean_blocks<T: Float>(cells: &[T], starts: &[usize], divisors: &[T], out: &mut [T]) {
     isa::wide(out.len(), || {
         let n = out.len();
-        let mut done = 0;
-        while done < n {
-            let first = done.min(n - BLOCK);
-            let block = block_sums::<T, BLOCK>(cells, starts, first);
-            let out = &mut out[first..first + BLOCK];
-            for ((out, &sum), &d) in out.iter_mut().zip(&block).zip(&divisors[first..]) {
-                *out = sum / d;
-            }
-            done = first + BLOCK;
+        let whole = n - n % BLOCK;
+        for first in (0..whole).step_by(BLOCK) {
+            mean_block::<T, BLOCK>(cells, starts, divisors, first, out);
+        }
+        // the rest in one block more, of half the size where it fits
+        if n - whole > BLOCK / 2 {
+            mean_block::<T, BLOCK>(cells, starts, divisors, n - BLOCK, out);
+        } else if n > whole {
+            mean_block::<T, { BLOCK / 2 }>(cells, starts, divisors, n - BLOCK / 2, out);
         }
     })
+}
+
+/// Windows `first..first + L` of [`mean_blocks`].
+#[inline(always)]
+fn mean_block<T: Float, const L: usize>(
+    cells: &[T],
+    starts: &[usize],
+    divisors: &[T],
+    first: usize,
+    out: &mut [T],
+) {
+    let block = block_sums::<T, L>(cells, starts, first);
+    let out = &mut out[first..first + L];
+    for ((out, &sum), &d) in out.iter_mut().zip(&block).zip(&divisors[first..]) {
+        *out = sum / d;
+    }
 }
 
 /// The sums of windows `first..first + L` of [`mean_blocks`], from zero.

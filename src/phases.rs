@@ -83,12 +83,13 @@ impl<T: Copy> Phases<T> {
                     }
                 }
             } else {
-                let whole = row.len() / stride;
                 for (phase, buffer) in self.buffers.iter_mut().enumerate() {
-                    buffer.clear();
-                    let cells = row.chunks_exact(stride).map(|chunk| chunk[phase]);
-                    buffer.extend(cells);
-                    buffer.extend(row.get(whole * stride + phase));
+                    let len = row.len().saturating_sub(phase).div_ceil(stride);
+                    buffer.truncate(len);
+                    if let Some(&fill) = row.first() {
+                        buffer.resize(len, fill);
+                    }
+                    copy_phase(row, stride, phase, buffer);
                 }
             }
         }
@@ -156,11 +157,22 @@ pub(crate) fn split_into<T: Copy>(row: &[T], stride: usize, out: &mut [T]) {
             evens[n] = row[2 * n];
         }
     } else {
-        for (k, chunk) in row.chunks(stride).enumerate() {
-            for (p, &value) in chunk.iter().enumerate() {
-                out[p * phase_len + k] = value;
-            }
+        for (p, phase) in out.chunks_exact_mut(phase_len).enumerate() {
+            copy_phase(row, stride, p, phase);
         }
+    }
+}
+
+/// Phase `p` of `row` at stride `stride` into the first cells of `out`: a
+/// plain strided copy, one pass.
+fn copy_phase<T: Copy>(row: &[T], stride: usize, p: usize, out: &mut [T]) {
+    let chunks = row.chunks_exact(stride);
+    let (whole, rest) = (row.len() / stride, chunks.remainder());
+    for (cell, chunk) in out.iter_mut().zip(chunks) {
+        *cell = chunk[p];
+    }
+    if let Some(&last) = rest.get(p) {
+        out[whole] = last;
     }
 }
 

@@ -595,14 +595,6 @@ proptest! {
     }
 
     #[test]
-    fn any_window_matches_reference_on_long_rows(case in long_separable_case()) {
-        check_max::<f32>(&case)?;
-        check_min::<f32>(&case)?;
-        check_max::<f64>(&case)?;
-        check_mean::<f32>(&case)?;
-    }
-
-    #[test]
     fn wide_windows_match_reference(case in wide_window_case()) {
         check_max::<f32>(&case)?;
         check_min::<f64>(&case)?;
@@ -659,5 +651,20 @@ proptest! {
             let x = Array4::from_shape_vec((1, 1, h, w), doubles.take(h * w).collect()).unwrap();
             check_mean_bits(x, &window, divisor)?;
         }
+    }
+}
+
+proptest! {
+    // strides of 3 split rows whose length leaves two cells or more past
+    // the last whole stride in a few cases only: enough of them to reach
+    // every phase's last cell
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn any_window_matches_reference_on_long_rows(case in long_separable_case()) {
+        check_max::<f32>(&case)?;
+        check_min::<f32>(&case)?;
+        check_max::<f64>(&case)?;
+        check_mean::<f32>(&case)?;
     }
 }
