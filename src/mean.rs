@@ -345,7 +345,6 @@ fn forward_band<T: Float>(
 ) {
     let (width, out_width) = (plan.in_width(), plan.out_width());
     let mut divisors = RowDivisors::new();
-    let mut phases = (Phases::new(), Sources::new(&plan.cols));
     let interior = plan.cols.interior();
     let dense = |axis: &AxisPlan| (axis.size, axis.stride, axis.dilation) == (2, 2, 1);
     let pairs_2x2s2 = dense(&plan.rows) && dense(&plan.cols) && !interior.is_empty();
@@ -354,6 +353,11 @@ fn forward_band<T: Float>(
         && (cols.size, cols.dilation) == (3, 1)
         && (cols.stride == 1 || cols.stride == 2);
     let windows = &plan.rows.windows[rows];
+    // the blocks' sources where most rows take them: 3-wide windows leave
+    // only their few rows of fewer than three real taps to `any_means`,
+    // which then sums a window row at a time
+    let sources = if three_wide { None } else { Sources::new(cols) };
+    let mut scratch = (Phases::new(), sources);
     if !three_wide {
         let mut one_row = |row_window: &AxisWindow, out_row: &mut [T]| {
             prefetch_rows(plan, ahead, row_window);
@@ -371,7 +375,7 @@ fn forward_band<T: Float>(
                     }
                     edge_means(plan, input, row_window, row_divisors, out_row);
                 }
-                _ => any_means(plan, input, row_window, row_divisors, out_row, &mut phases),
+                _ => any_means(plan, input, row_window, row_divisors, out_row, &mut scratch),
             }
         };
         out.rows(out_width, |i, out_row| one_row(&windows[i], out_row));
@@ -414,7 +418,7 @@ fn forward_band<T: Float>(
             _ => {
                 prefetch_rows(plan, ahead, row_window);
                 let out_row = &mut out.to((i + 1) * out_width)[i * out_width..];
-                any_means(plan, input, row_window, row_divisors, out_row, &mut phases);
+                any_means(plan, input, row_window, row_divisors, out_row, &mut scratch);
                 1
             }
         };
@@ -525,13 +529,13 @@ impl<T: Copy> Sources<T> {
             return (input, &self.starts);
         }
         let split_len = self.stride * self.span.div_ceil(self.stride);
+        if self.split.is_empty() {
+            // room for every row of the plane at once
+            let height = input.len() / width;
+            self.split.resize(height, None);
+            self.cells.reserve(height * split_len);
+        }
         for h in rows {
-            if self.split.is_empty() {
-                // room for every row of the plane at once
-                let height = input.len() / width;
-                self.split.resize(height, None);
-                self.cells.reserve(height * split_len);
-            }
             let at = *self.split[h].get_or_insert_with(|| {
                 let row = &input[h * width + self.first..][..self.span];
                 let at = self.cells.len();
@@ -548,10 +552,10 @@ impl<T: Copy> Sources<T> {
 /// Full windows, each the sum of its cells in window order divided by its
 /// divisor, the cells of window `j` at `cells[start + j]` for each of
 /// `starts`, in order: in blocks of [`BLOCK`] windows, the last (of half as
-/// many where they cover the rest) overlapping the one before, each
-/// block's sums held in a local array (in registers)
-/// over all its cells and written once. The adds of one window are a chain;
-/// a block holds several vectors of independent ones.
+/// many where that covers the rest) overlapping the one before, each
+/// block's sums held in a local array (in registers) over all its cells
+/// and written once. The adds of one window are a chain; a block holds
+/// several vectors of independent ones.
 #[inline(never)]
 fn mean_blocks<T: Float>(cells: &[T], starts: &[usize], divisors: &[T], out: &mut [T]) {
     isa::wide(out.len(), || {

@@ -2,7 +2,8 @@
 //! op timed as a ratio of the time to copy the same input, the two timed in
 //! turns (see [`ratio`]). Threads come from `RAYON_NUM_THREADS` (burn-flex and
 //! ndarray-pooling both run on rayon's global pool; candle's pooling is
-//! single-threaded).
+//! single-threaded). With the argument `windows`, ndarray-pooling alone on
+//! windows without a kernel of their own (see [`windows`]).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -67,7 +68,50 @@ struct Workload {
     padding: usize,
 }
 
+/// Windows without a kernel of their own, ndarray-pooling only, `_into`:
+/// each op's time as a ratio of copying the same input into an array of
+/// its own, and in milliseconds (the ratio times the median copy).
+fn windows() {
+    let shape = [8, 64, 112, 112];
+    let windows = [
+        ("5x5/s2/p2", Window2d::new(5, 2).with_padding(2)),
+        ("7x7/s1/p3", Window2d::new(7, 1).with_padding(3)),
+        ("5x5/s1/p2", Window2d::new(5, 1).with_padding(2)),
+        ("3x3/s1/p1", Window2d::new(3, 1).with_padding(1)),
+        ("2x2/s1", Window2d::new(2, 1)),
+        ("4x4/s4", Window2d::new(4, 4)),
+        ("3x3/s3", Window2d::new(3, 3)),
+    ];
+    let x = Array4::from_shape_fn(shape, |(a, b, i, j)| ((a * 131 + b * 71 + i * 31 + j * 17) % 97) as f32 - 48.);
+    let mut copy_target = Array4::zeros(x.raw_dim());
+    let divisor = MeanDivisor::PaddedWindow;
+    println!("{shape:?}, `_into`; each cell: median over rounds of the time / the time of copying the same input in the same round, and that times the median copy\n");
+    println!("| window | copy | max fwd + indices | max fwd | mean fwd | max bwd | mean bwd |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, window) in &windows {
+        let (y, argmax) = max_pool2d_argmax(&x, window).unwrap();
+        let delta = y.mapv(|v| v * 0.5);
+        let (mut out, mut am, mut grad) = (Array4::zeros(y.raw_dim()), Argmax::default(), Array4::zeros(x.raw_dim()));
+        let mut copies = Vec::new();
+        let mut copy_into = || copy_target.assign(black_box(&x));
+        let ratios = [
+            ratio(&mut copy_into, &mut || max_pool2d_into(&x, window, &mut out, &mut am).unwrap(), &mut copies),
+            ratio(&mut copy_into, &mut || max_pool2d_without_indices_into(&x, window, &mut out).unwrap(), &mut copies),
+            ratio(&mut copy_into, &mut || mean_pool2d_into(&x, window, divisor, &mut out).unwrap(), &mut copies),
+            ratio(&mut copy_into, &mut || max_pool2d_backward_argmax_into(&delta, &argmax, &mut grad).unwrap(), &mut copies),
+            ratio(&mut copy_into, &mut || mean_pool2d_backward_into(&delta, window, divisor, &mut grad).unwrap(), &mut copies),
+        ];
+        let copy = median(copies) * 1e3;
+        let cells = ratios.map(|r| format!("{r:.2}x ({:.1} ms)", r * copy)).join(" | ");
+        println!("| {name} | {copy:.2} ms | {cells} |");
+    }
+}
+
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("windows") {
+        windows();
+        return;
+    }
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
     let workloads = [
         Workload { name: "(32, 64, 112, 112) 2x2/s2", shape: [32, 64, 112, 112], size: 2, stride: 2, padding: 0 },
