@@ -20,7 +20,9 @@ use crate::geometry::{AxisPlan, AxisWindow, Plan, Window2d, output_shape};
 use crate::layout::{
     check_shape, new_array, plane_len, planes, shape4, standard_slice_mut, with_standard_layout,
 };
-use crate::parallel::{AHEAD, Out, Part, for_each_plane, for_each_plane_band, prefetch};
+use crate::parallel::{
+    AHEAD, Out, Part, for_each_plane, for_each_plane_band, prefetch, zero_ahead,
+};
 use crate::phases::Phases;
 use crate::separable::Separable;
 
@@ -1026,6 +1028,7 @@ fn backward_overlapping<T: Float, O: Offset>(
 ) {
     let (width, out_width) = (plan.in_width(), plan.out_width());
     let table = CellTable::new(plan);
+    let ahead = zero_ahead::<T>(plan.rows.stride);
     for ((row_window, delta_row), offset_row) in plan
         .rows
         .windows
@@ -1033,12 +1036,12 @@ fn backward_overlapping<T: Float, O: Offset>(
         .zip(delta.chunks_exact(out_width))
         .zip(offsets.chunks_exact(out_width))
     {
-        let grad = grad.zeros_to((plan.rows.last_cell(row_window) + 1) * width);
+        let grad = grad.zeros_to((plan.rows.last_cell(row_window) + 1) * width, ahead);
         let row_start = row_window.start * width;
         for ((col_window, &d), &offset) in plan.cols.windows.iter().zip(delta_row).zip(offset_row) {
             let cell = row_start + col_window.start + table.distance(offset.to_usize());
             grad[cell] = grad[cell] + d;
         }
     }
-    grad.zeros_to(plan.in_height() * width);
+    grad.zeros_to(plan.in_height() * width, 0);
 }

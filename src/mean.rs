@@ -882,7 +882,7 @@ fn backward_overlapping<T: Float>(
         {
             *share = d / div;
         }
-        let grad = grad.zeros_to((plan.rows.last_cell(row_window) + 1) * width);
+        let grad = grad.zeros_to((plan.rows.last_cell(row_window) + 1) * width, 0);
         for h in plan.rows.cells(row_window) {
             let grad_row = &mut grad[h * width..(h + 1) * width];
             add_windows(grad_row, 0..interior.start, &shares);
@@ -904,7 +904,7 @@ fn backward_overlapping<T: Float>(
             add_windows(grad_row, interior.end..out_width, &shares);
         }
     }
-    grad.zeros_to(plan.in_height() * width);
+    grad.zeros_to(plan.in_height() * width, 0);
 }
 
 /// For every input cell of one axis, the windows that reach it, in order.

@@ -128,30 +128,34 @@ impl<'a, A: Zero + Clone> Part<'a, A> {
     /// reached before.
     #[inline]
     pub fn to(&mut self, end: usize) -> &mut [A] {
-        self.reach(end, false)
+        self.reach(end, None)
     }
 
     /// Cells `..end` of the part, those not reached before set to zero, for
-    /// work that adds into them.
+    /// work that adds into them; in a caller's array, zeroed at least
+    /// `ahead` cells past those reached before, as far as the part goes
+    /// (see [`zero_ahead`]).
     #[inline]
-    pub fn zeros_to(&mut self, end: usize) -> &mut [A] {
-        self.reach(end, true)
+    pub fn zeros_to(&mut self, end: usize, ahead: usize) -> &mut [A] {
+        self.reach(end, Some(ahead))
     }
 
+    /// `zero`: whether to zero the cells not reached before, and how far
+    /// ahead at least.
     #[inline(always)]
-    fn reach(&mut self, end: usize, zero: bool) -> &mut [A] {
+    fn reach(&mut self, end: usize, zero: Option<usize>) -> &mut [A] {
         debug_assert!(end <= self.len);
         let reached = self.reached;
         self.reached = reached.max(end);
         match &mut self.cells {
             Cells::Slice { cells, zeroed } => {
-                if zero && !*zeroed && end > reached {
-                    let ahead = end.max(
-                        self.len
-                            .min(reached + ZERO_AHEAD / std::mem::size_of::<A>().max(1)),
-                    );
-                    cells[reached..ahead].fill(A::zero());
-                    self.reached = ahead;
+                match zero {
+                    Some(ahead) if !*zeroed && end > reached => {
+                        let ahead = end.max(self.len.min(reached + ahead));
+                        cells[reached..ahead].fill(A::zero());
+                        self.reached = ahead;
+                    }
+                    _ => {}
                 }
                 &mut cells[..end]
             }
@@ -192,13 +196,24 @@ fn grows(bytes: usize) -> bool {
 /// backward of (4, 64, 112, 112) took 1.2x the time zeroed first).
 const GROW_FROM: usize = 8 << 20;
 
-/// How far ahead of the work a part of a caller's array is zeroed at least,
-/// in bytes, for work that adds into it. On the 2-core development machine,
-/// at one thread, zeroing 4 KiB ahead, not just the rows the next windows
-/// reach, made the 3x3/s2/p1 max backward of (8, 64, 112, 112) into a
-/// caller's gradient take 0.86–0.88x the time, at one thread and at two;
-/// 2 KiB and 8 KiB gained less. Stride-1 windows, whose backward spends its
-/// time adding rather than waiting for lines, took 2–5 % longer.
+/// How many cells of `A` ahead of the work [`Part::zeros_to`] should zero
+/// in a caller's array, for a backward whose windows move down `stride`
+/// rows at a time. On the 2-core development machine, at one thread,
+/// zeroing 4 KiB ahead, not just the rows the next windows reach, made the
+/// 3x3/s2/p1 max backward of (8, 64, 112, 112) into a caller's gradient take
+/// 0.86–0.88x the time, at one thread and at two; 2 KiB and 8 KiB gained
+/// less. At stride 1, where the backward spends its time adding rather than
+/// waiting for lines, it took 9–12 % longer, so there it zeroes only what
+/// the windows reach.
+pub(crate) fn zero_ahead<A>(stride: usize) -> usize {
+    if stride > 1 {
+        ZERO_AHEAD / std::mem::size_of::<A>().max(1)
+    } else {
+        0
+    }
+}
+
+/// See [`zero_ahead`], in bytes.
 const ZERO_AHEAD: usize = 4 << 10;
 
 /// How far a growing part grows at least, in bytes. On the 2-core
