@@ -68,12 +68,15 @@ struct Workload {
     padding: usize,
 }
 
-/// Windows without a kernel of their own, ndarray-pooling only, `_into`:
+/// Windows without a kernel of their own (and 3x3/s2/p1, which has its
+/// own, for reference), ndarray-pooling only, `_into`:
 /// each op's time as a ratio of copying the same input into an array of
 /// its own, and in milliseconds (the ratio times the median copy).
 fn windows() {
     let shape = [8, 64, 112, 112];
     let windows = [
+        // for reference, a window with kernels of its own
+        ("3x3/s2/p1", Window2d::new(3, 2).with_padding(1)),
         ("5x5/s2/p2", Window2d::new(5, 2).with_padding(2)),
         ("7x7/s1/p3", Window2d::new(7, 1).with_padding(3)),
         ("5x5/s1/p2", Window2d::new(5, 1).with_padding(2)),
