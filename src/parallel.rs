@@ -149,13 +149,10 @@ impl<'a, A: Zero + Clone> Part<'a, A> {
         self.reached = reached.max(end);
         match &mut self.cells {
             Cells::Slice { cells, zeroed } => {
-                match zero {
-                    Some(ahead) if !*zeroed && end > reached => {
-                        let ahead = end.max(self.len.min(reached + ahead));
-                        cells[reached..ahead].fill(A::zero());
-                        self.reached = ahead;
-                    }
-                    _ => {}
+                if let Some(ahead) = zero.filter(|_| !*zeroed && end > reached) {
+                    let ahead = end.max(self.len.min(reached + ahead));
+                    cells[reached..ahead].fill(A::zero());
+                    self.reached = ahead;
                 }
                 &mut cells[..end]
             }

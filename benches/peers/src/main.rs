@@ -68,6 +68,29 @@ struct Workload {
     padding: usize,
 }
 
+/// The workloads' input: every cell a small integer, so that sums are exact.
+fn input(shape: [usize; 4]) -> Array4<f32> {
+    Array4::from_shape_fn(shape, |(a, b, i, j)| ((a * 131 + b * 71 + i * 31 + j * 17) % 97) as f32 - 48.)
+}
+
+/// ndarray-pooling's `_into` ops over `x`, each as a ratio of `copy_into`
+/// (see [`ratio`]), whose times go to `copies`: max forward with and
+/// without indices, mean forward, max and mean backward (of half the
+/// forward's output).
+fn ours_into(x: &Array4<f32>, window: &Window2d, copy_into: &mut dyn FnMut(), copies: &mut Vec<f64>) -> [f64; 5] {
+    let divisor = MeanDivisor::PaddedWindow;
+    let (y, argmax) = max_pool2d_argmax(x, window).unwrap();
+    let delta = y.mapv(|v| v * 0.5);
+    let (mut out, mut am, mut grad) = (Array4::zeros(y.raw_dim()), Argmax::default(), Array4::zeros(x.raw_dim()));
+    [
+        ratio(copy_into, &mut || max_pool2d_into(x, window, &mut out, &mut am).unwrap(), copies),
+        ratio(copy_into, &mut || max_pool2d_without_indices_into(x, window, &mut out).unwrap(), copies),
+        ratio(copy_into, &mut || mean_pool2d_into(x, window, divisor, &mut out).unwrap(), copies),
+        ratio(copy_into, &mut || max_pool2d_backward_argmax_into(&delta, &argmax, &mut grad).unwrap(), copies),
+        ratio(copy_into, &mut || mean_pool2d_backward_into(&delta, window, divisor, &mut grad).unwrap(), copies),
+    ]
+}
+
 /// Windows without a kernel of their own (and 3x3/s2/p1, which has its
 /// own, for reference), ndarray-pooling only, `_into`:
 /// each op's time as a ratio of copying the same input into an array of
@@ -85,25 +108,15 @@ fn windows() {
         ("4x4/s4", Window2d::new(4, 4)),
         ("3x3/s3", Window2d::new(3, 3)),
     ];
-    let x = Array4::from_shape_fn(shape, |(a, b, i, j)| ((a * 131 + b * 71 + i * 31 + j * 17) % 97) as f32 - 48.);
+    let x = input(shape);
     let mut copy_target = Array4::zeros(x.raw_dim());
-    let divisor = MeanDivisor::PaddedWindow;
     println!("{shape:?}, `_into`; each cell: median over rounds of the time / the time of copying the same input in the same round, and that times the median copy\n");
     println!("| window | copy | max fwd + indices | max fwd | mean fwd | max bwd | mean bwd |");
     println!("|---|---|---|---|---|---|---|");
     for (name, window) in &windows {
-        let (y, argmax) = max_pool2d_argmax(&x, window).unwrap();
-        let delta = y.mapv(|v| v * 0.5);
-        let (mut out, mut am, mut grad) = (Array4::zeros(y.raw_dim()), Argmax::default(), Array4::zeros(x.raw_dim()));
         let mut copies = Vec::new();
         let mut copy_into = || copy_target.assign(black_box(&x));
-        let ratios = [
-            ratio(&mut copy_into, &mut || max_pool2d_into(&x, window, &mut out, &mut am).unwrap(), &mut copies),
-            ratio(&mut copy_into, &mut || max_pool2d_without_indices_into(&x, window, &mut out).unwrap(), &mut copies),
-            ratio(&mut copy_into, &mut || mean_pool2d_into(&x, window, divisor, &mut out).unwrap(), &mut copies),
-            ratio(&mut copy_into, &mut || max_pool2d_backward_argmax_into(&delta, &argmax, &mut grad).unwrap(), &mut copies),
-            ratio(&mut copy_into, &mut || mean_pool2d_backward_into(&delta, window, divisor, &mut grad).unwrap(), &mut copies),
-        ];
+        let ratios = ours_into(&x, window, &mut copy_into, &mut copies);
         let copy = median(copies) * 1e3;
         let cells = ratios.map(|r| format!("{r:.2}x ({:.1} ms)", r * copy)).join(" | ");
         println!("| {name} | {copy:.2} ms | {cells} |");
@@ -126,7 +139,7 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|");
     for w in &workloads {
         let [n, c, h, wd] = w.shape;
-        let x = Array4::from_shape_fn(w.shape, |(a, b, i, j)| ((a * 131 + b * 71 + i * 31 + j * 17) % 97) as f32 - 48.);
+        let x = input(w.shape);
         let data: Vec<f32> = x.iter().copied().collect();
         let mut copy_target = Array4::zeros(x.raw_dim());
         // the baselines: as a user copies, and into an array of its own
@@ -150,14 +163,7 @@ fn main() {
             ratio(&mut copy, &mut || { black_box(max_pool2d_backward_argmax(&delta, &argmax).unwrap()); }, &mut copies),
             ratio(&mut copy, &mut || { black_box(mean_pool2d_backward(&delta, w.shape, &window, divisor).unwrap()); }, &mut copies),
         ];
-        let (mut out, mut am, mut grad) = (Array4::zeros(y.raw_dim()), Argmax::default(), Array4::zeros(x.raw_dim()));
-        let ours_into = [
-            ratio(&mut copy_into, &mut || max_pool2d_into(&x, &window, &mut out, &mut am).unwrap(), &mut copies_into),
-            ratio(&mut copy_into, &mut || max_pool2d_without_indices_into(&x, &window, &mut out).unwrap(), &mut copies_into),
-            ratio(&mut copy_into, &mut || mean_pool2d_into(&x, &window, divisor, &mut out).unwrap(), &mut copies_into),
-            ratio(&mut copy_into, &mut || max_pool2d_backward_argmax_into(&delta, &argmax, &mut grad).unwrap(), &mut copies_into),
-            ratio(&mut copy_into, &mut || mean_pool2d_backward_into(&delta, &window, divisor, &mut grad).unwrap(), &mut copies_into),
-        ];
+        let ours_into = ours_into(&x, &window, &mut copy_into, &mut copies_into);
 
         // a floor for any kernel on this machine: plain loops that read each
         // input cell once and write each output cell once, and no more (every
