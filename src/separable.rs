@@ -7,10 +7,14 @@
 //! stride smaller than the window's height) share their reductions. When the
 //! windows fit a whole number of times in a row, the full windows of all
 //! rows of a run are reduced in one pass, without a loop per row. Windows
-//! three columns wide at stride 1 or 2 take a loop of strided loads; others
-//! split the run into its stride phases once, then take one contiguous pass
-//! per column tap. Windows clipped by padding are reduced a column at a
-//! time over every row of the run.
+//! three columns wide at stride 1 or 2 take a loop of strided loads; other
+//! windows of adjacent cells at stride 1 are reduced by doubling (runs of 2,
+//! 4, 8, … cells, each level one pass; see [`double`]); others split the run
+//! into its stride phases once, then take one contiguous pass per column
+//! tap. Windows clipped by padding are reduced a column at a time over every
+//! row of the run. Output rows of windows taller than three rows, one row
+//! apart, are combined by doubling too ([`double_rows`]); other rows of
+//! windows taller than three, a pass per window row.
 //!
 //! The result equals the reference's walk over the window in row-major
 //! order: of equal values the first wins in both, since a row's first
@@ -36,6 +40,17 @@ pub(crate) struct Separable<T> {
     /// kernels store and reload a quarter of what `u32` taps cost them.
     tap: Vec<u8>,
     phases: Phases<T>,
+    levels: Levels<T>,
+}
+
+/// Buffers for [`double`]: the extremes of runs of adjacent cells, and
+/// their column taps, for two levels at a time.
+struct Levels<T> {
+    values: [Vec<T>; 2],
+    taps: [Vec<u8>; 2],
+    /// For [`double_rows`]: offsets in the window, `row tap * window width
+    /// + column tap`, two `Vec<O>` of the last call's offset type `O`.
+    offsets: Option<Box<dyn Any>>,
 }
 
 thread_local! {
@@ -55,6 +70,11 @@ impl<T: PoolElement> Separable<T> {
                 best: Vec::new(),
                 tap: Vec::new(),
                 phases: Phases::new(),
+                levels: Levels {
+                    values: [Vec::new(), Vec::new()],
+                    taps: [Vec::new(), Vec::new()],
+                    offsets: None,
+                },
             })
         });
         let result = f(&mut separable);
@@ -135,6 +155,9 @@ impl<T: PoolElement> Separable<T> {
                 nan |= match (three, cols.stride) {
                     (true, 1) => reduce::<T, E, INDEX, 1>(row, best, tap),
                     (true, 2) => reduce::<T, E, INDEX, 2>(row, best, tap),
+                    (_, 1) if cols.dilation == 1 && cols.size > 1 => {
+                        double::<T, E, INDEX>(row, cols.size, best, tap, &mut self.levels)
+                    }
                     _ => {
                         let view = self.phases.split(row, cols.stride);
                         let cells = |t: usize| view.cells(t * cols.dilation, n);
@@ -159,7 +182,57 @@ impl<T: PoolElement> Separable<T> {
         if nan {
             return true;
         }
-        combine::<T, E, O, INDEX>(plan, windows, low, pitch, best, tap, out, offsets);
+        let (n, rows) = (out_width, &plan.rows);
+        if !(rows.size > 3 && rows.stride == 1 && rows.dilation == 1) {
+            combine::<T, E, O, INDEX>(plan, windows, low, pitch, best, tap, out, offsets);
+            return false;
+        }
+        // windows of every row at once, by doubling; those clipped by
+        // padding, above and below them, a row at a time
+        let full = |w: &AxisWindow| w.taps == rows.size;
+        let start = windows.iter().position(full).unwrap_or(windows.len());
+        let end = start + windows[start..].iter().take_while(|w| full(w)).count();
+        let (out, tail) = out.split_at_mut(end * n);
+        let (head, mid) = out.split_at_mut(start * n);
+        let (offsets, offsets_tail) = if INDEX {
+            offsets.split_at_mut(end * n)
+        } else {
+            (offsets, &mut [][..])
+        };
+        let (offsets_head, offsets_mid) = if INDEX {
+            offsets.split_at_mut(start * n)
+        } else {
+            (offsets, &mut [][..])
+        };
+        let reached = (low, high - low, pitch);
+        combine::<T, E, O, INDEX>(
+            plan,
+            &windows[..start],
+            low,
+            pitch,
+            best,
+            tap,
+            head,
+            offsets_head,
+        );
+        double_rows::<T, E, O, INDEX>(
+            plan,
+            &windows[start..end],
+            reached,
+            (best, tap),
+            (mid, offsets_mid),
+            &mut self.levels,
+        );
+        combine::<T, E, O, INDEX>(
+            plan,
+            &windows[end..],
+            low,
+            pitch,
+            best,
+            tap,
+            tail,
+            offsets_tail,
+        );
         false
     }
 }
@@ -205,6 +278,202 @@ fn reduce_in<T: PoolElement, E: Extremum, const INDEX: bool, const STRIDE: usize
         }
     }
     nan | row[row.len() - 1].is_nan()
+}
+
+/// Reduces windows of `size` adjacent cells, one apart, by doubling: the
+/// extremes of every 2, 4, 8, … adjacent cells, each level from two runs
+/// of the level before, then each window from the two runs of the largest
+/// power of two that cover it, overlapping unless `size` is that power. So
+/// ⌈log2 size⌉ passes over the row, not `size` (three, not five, for 5x5
+/// windows; three, not seven, for 7x7). Of two runs, the later wins only
+/// if it beats the earlier, so the tap is the first winning cell as in the
+/// reference's walk: when the earlier run holds the extreme, its first
+/// winner comes first; when it does not, the later run's first winner lies
+/// past the overlap. Returns whether a cell is NaN.
+fn double<T: PoolElement, E: Extremum, const INDEX: bool>(
+    row: &[T],
+    size: usize,
+    best: &mut [T],
+    tap: &mut [u8],
+    levels: &mut Levels<T>,
+) -> bool {
+    let n = best.len();
+    let top = 1 << size.ilog2();
+    // the runs of `m` cells that start at every cell where one fits
+    let runs = |m: usize| n + size - m;
+    if size == 2 {
+        return pair_row::<T, E, INDEX>(row, best, tap);
+    }
+    let [mut values, mut other] = std::mem::take(&mut levels.values);
+    let [mut taps, mut other_taps] = std::mem::take(&mut levels.taps);
+    values.resize(runs(2), row[0]);
+    if INDEX {
+        taps.resize(runs(2), 0);
+    }
+    let nan = pair_row::<T, E, INDEX>(row, &mut values, &mut taps);
+    let mut m = 2;
+    while 2 * m <= top && 2 * m < size {
+        other.resize(runs(2 * m), row[0]);
+        if INDEX {
+            other_taps.resize(runs(2 * m), 0);
+        }
+        let level = (&mut other[..], &mut other_taps[..]);
+        isa::wide(runs(2 * m), || {
+            pair::<T, E, u8, u8, INDEX>((&values, &taps), m, (|t| t, m as u8), level)
+        });
+        std::mem::swap(&mut values, &mut other);
+        std::mem::swap(&mut taps, &mut other_taps);
+        m *= 2;
+    }
+    // `m` is `top`, or half of it when `size` is `top` itself
+    let gap = size - m;
+    isa::wide(n, || {
+        pair::<T, E, u8, u8, INDEX>((&values, &taps), gap, (|t| t, gap as u8), (best, tap))
+    });
+    levels.values = [values, other];
+    levels.taps = [taps, other_taps];
+    nan
+}
+
+/// The output rows `windows`, every one `size` rows tall (`plan.rows.size`,
+/// one row apart), from the reduced rows `best` of the rows `low..low +
+/// rows`, `pitch` apart, by doubling as [`double`] does along a row: the
+/// extremes of every 2, 4, 8, … adjacent rows, each level in one pass over
+/// all rows, then each window from two runs of rows. So about ⌈log2 size⌉
+/// passes over the rows, not `size` passes per output row.
+#[allow(clippy::type_complexity)]
+#[inline(never)]
+fn double_rows<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
+    plan: &Plan,
+    windows: &[AxisWindow],
+    (low, rows, pitch): (usize, usize, usize),
+    (best, tap): (&[T], &[u8]),
+    (out, offsets): (&mut [T], &mut [O]),
+    levels: &mut Levels<T>,
+) {
+    if windows.is_empty() {
+        return;
+    }
+    let (n, size, width) = (plan.out_width(), plan.rows.size, plan.cols.size);
+    let top = 1 << size.ilog2();
+    // the cells of the runs of `m` rows that start at every row where one fits
+    let span = |m: usize| (rows - m) * pitch + n;
+    let [mut values, mut other] = std::mem::take(&mut levels.values);
+    let mut kept: Box<[Vec<O>; 2]> = (levels.offsets.take())
+        .and_then(|kept| kept.downcast().ok())
+        .unwrap_or_default();
+    let [at, other_at] = &mut *kept;
+    let (mut at, mut other_at) = (at, other_at);
+    values.resize(span(2), best[0]);
+    if INDEX {
+        at.resize(span(2), O::zero());
+    }
+    let level = (&mut values[..], &mut at[..]);
+    isa::wide(n, || {
+        let (offset, later) = (|t: u8| O::from_usize(t as usize), O::from_usize(width));
+        pair::<T, E, u8, O, INDEX>((best, tap), pitch, (offset, later), level)
+    });
+    let mut m = 2;
+    while 2 * m <= top && 2 * m < size {
+        other.resize(span(2 * m), best[0]);
+        if INDEX {
+            other_at.resize(span(2 * m), O::zero());
+        }
+        let level = (&mut other[..], &mut other_at[..]);
+        isa::wide(n, || {
+            let later = O::from_usize(m * width);
+            pair::<T, E, O, O, INDEX>((&values, at.as_slice()), m * pitch, (|t| t, later), level)
+        });
+        std::mem::swap(&mut values, &mut other);
+        std::mem::swap(&mut at, &mut other_at);
+        m *= 2;
+    }
+    // `m` is `top`, or half of it when `size` is `top` itself
+    let gap = size - m;
+    isa::wide(n, || {
+        let later = O::from_usize(gap * width);
+        for (i, window) in windows.iter().enumerate() {
+            let r = (window.start - low) * pitch;
+            let run = (&values[r..], if INDEX { &at[r..] } else { &[] });
+            let out = &mut out[i * n..(i + 1) * n];
+            let offsets = if INDEX {
+                &mut offsets[i * n..(i + 1) * n]
+            } else {
+                &mut []
+            };
+            pair::<T, E, O, O, INDEX>(run, gap * pitch, (|t| t, later), (out, offsets));
+        }
+    });
+    levels.values = [values, other];
+    levels.offsets = Some(kept);
+}
+
+/// The first level of [`double`]: the extreme of every two adjacent cells
+/// of `row` into `out`, and with `INDEX` which of the two (0 or 1); returns
+/// whether a cell is NaN.
+#[inline(never)]
+fn pair_row<T: PoolElement, E: Extremum, const INDEX: bool>(
+    row: &[T],
+    out: &mut [T],
+    out_taps: &mut [u8],
+) -> bool {
+    isa::wide(out.len(), || {
+        let n = out.len();
+        let (low, high) = (&row[..n], &row[1..n + 1]);
+        let out_taps = if INDEX { &mut out_taps[..n] } else { &mut [] };
+        let mut nan = false;
+        for c in 0..n {
+            nan |= low[c].is_nan();
+            let wins = E::beats(high[c], low[c]);
+            out[c] = if wins { high[c] } else { low[c] };
+            if INDEX {
+                out_taps[c] = wins as u8;
+            }
+        }
+        nan | row[n].is_nan()
+    })
+}
+
+/// A level of [`double`] or [`double_rows`] from the one before: `out[c]`
+/// the extreme of the runs at `c` and `c + gap`, the earlier on a tie, and
+/// with `INDEX` its tap in `out_taps`: `tap(taps[c])`, or
+/// `tap(taps[c + gap]) + later` for the later run.
+#[inline(always)]
+fn pair<
+    T: PoolElement,
+    E: Extremum,
+    A: Copy,
+    B: Copy + std::ops::Add<Output = B>,
+    const INDEX: bool,
+>(
+    (values, taps): (&[T], &[A]),
+    gap: usize,
+    (tap, later): (impl Fn(A) -> B, B),
+    (out, out_taps): (&mut [T], &mut [B]),
+) {
+    let n = out.len();
+    let (low, high) = (&values[..n], &values[gap..gap + n]);
+    if INDEX {
+        let (low_taps, high_taps) = (&taps[..n], &taps[gap..gap + n]);
+        let out_taps = &mut out_taps[..n];
+        for c in 0..n {
+            let wins = E::beats(high[c], low[c]);
+            out[c] = if wins { high[c] } else { low[c] };
+            out_taps[c] = if wins {
+                tap(high_taps[c]) + later
+            } else {
+                tap(low_taps[c])
+            };
+        }
+    } else {
+        for c in 0..n {
+            out[c] = if E::beats(high[c], low[c]) {
+                high[c]
+            } else {
+                low[c]
+            };
+        }
+    }
 }
 
 /// Reduces `size` column taps of one run, tap `t`'s cells of every window

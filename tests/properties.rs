@@ -199,6 +199,30 @@ fn long_separable_case() -> impl Strategy<Value = Case> {
         )
 }
 
+/// Windows of 2 to 12 adjacent cells on either axis at stride 1, over rows
+/// 40 to 200 cells wide and up to 24 tall, padded up to half the window:
+/// the separable max reduces them by doubling (runs of 2, 4 and 8 cells or
+/// rows, then two runs that overlap unless the size is a power of two), and
+/// the output rows clipped by padding above and below take the row-by-row
+/// combine.
+fn stride_one_case() -> impl Strategy<Value = Case> {
+    (
+        (1usize..3, 1usize..3, 4usize..25, 40usize..200),
+        (2usize..13, 2usize..13),
+        (0usize..7, 0usize..7),
+        any::<bool>(),
+        0usize..3,
+    )
+        .prop_flat_map(
+            |((n, c, h, w), (size_h, size_w), (ph, pw), special, layout)| {
+                let window = Window2d::new((size_h, size_w), 1)
+                    .with_padding((ph.min(size_h / 2), pw.min(size_w / 2)));
+                let geometry = (window, MeanDivisor::PaddedWindow);
+                filled([n, c, h, w], geometry, layout, special, n * c * h * w)
+            },
+        )
+}
+
 /// Windows one to three rows tall and up to 300 columns wide over rows up
 /// to 320 wide: window cell counts on both sides of 256, where the argmax
 /// offsets widen from one byte to two, and column counts on both sides of
@@ -666,5 +690,16 @@ proptest! {
         check_min::<f32>(&case)?;
         check_max::<f64>(&case)?;
         check_mean::<f32>(&case)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn stride_one_windows_match_reference(case in stride_one_case()) {
+        check_max::<f32>(&case)?;
+        check_min::<f32>(&case)?;
+        check_max::<f64>(&case)?;
     }
 }
