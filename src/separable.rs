@@ -192,17 +192,11 @@ impl<T: PoolElement> Separable<T> {
         let full = |w: &AxisWindow| w.taps == rows.size;
         let start = windows.iter().position(full).unwrap_or(windows.len());
         let end = start + windows[start..].iter().take_while(|w| full(w)).count();
-        let (out, tail) = out.split_at_mut(end * n);
-        let (head, mid) = out.split_at_mut(start * n);
-        let (offsets, offsets_tail) = if INDEX {
-            offsets.split_at_mut(end * n)
+        let (head, mid, tail) = cut(out, start * n, end * n);
+        let (offsets_head, offsets_mid, offsets_tail) = if INDEX {
+            cut(offsets, start * n, end * n)
         } else {
-            (offsets, &mut [][..])
-        };
-        let (offsets_head, offsets_mid) = if INDEX {
-            offsets.split_at_mut(start * n)
-        } else {
-            (offsets, &mut [][..])
+            (&mut [][..], &mut [][..], &mut [][..])
         };
         let reached = (low, high - low, pitch);
         combine::<T, E, O, INDEX>(
@@ -235,6 +229,13 @@ impl<T: PoolElement> Separable<T> {
         );
         false
     }
+}
+
+/// `cells` cut into `..a`, `a..b` and `b..`.
+fn cut<A>(cells: &mut [A], a: usize, b: usize) -> (&mut [A], &mut [A], &mut [A]) {
+    let (head, rest) = cells.split_at_mut(a);
+    let (mid, tail) = rest.split_at_mut(b - a);
+    (head, mid, tail)
 }
 
 /// Reduces the windows' three cells of one row; returns whether the row
