@@ -8,7 +8,9 @@ use crate::geometry::{Plan, Window2d};
 
 /// An offset within a window, stored in the narrowest type that holds every
 /// offset of the window.
-pub(crate) trait Offset: Copy + Default + Send + Sync + num_traits::Zero + 'static {
+pub(crate) trait Offset:
+    Copy + Default + PartialEq + Send + Sync + num_traits::Zero + 'static
+{
     fn from_usize(offset: usize) -> Self;
     fn to_usize(self) -> usize;
 }

@@ -842,3 +842,48 @@ impl Plan {
         }
     }
 }
+
+/// For every input cell of one axis, the windows that reach it, in order.
+pub(crate) struct Reach {
+    /// Cell `i`'s windows at `windows[starts[i]..starts[i + 1]]`.
+    starts: Vec<usize>,
+    windows: Vec<usize>,
+}
+
+impl Reach {
+    pub fn new(axis: &AxisPlan) -> Self {
+        let mut counts = vec![0; axis.input + 1];
+        for window in &axis.windows {
+            for cell in axis.cells(window) {
+                counts[cell + 1] += 1;
+            }
+        }
+        let mut starts = counts;
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut next = starts.clone();
+        let mut windows = vec![0; starts[axis.input]];
+        for (o, window) in axis.windows.iter().enumerate() {
+            for cell in axis.cells(window) {
+                windows[next[cell]] = o;
+                next[cell] += 1;
+            }
+        }
+        Reach { starts, windows }
+    }
+
+    #[inline]
+    pub fn of(&self, cell: usize) -> &[usize] {
+        &self.windows[self.starts[cell]..self.starts[cell + 1]]
+    }
+
+    /// The most windows reaching one cell.
+    pub fn most(&self) -> usize {
+        self.starts
+            .windows(2)
+            .map(|s| s[1] - s[0])
+            .max()
+            .unwrap_or(0)
+    }
+}

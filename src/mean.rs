@@ -8,7 +8,7 @@ use num_traits::Float;
 
 use crate::PoolError;
 use crate::element::MeanElement;
-use crate::geometry::{AxisPlan, AxisWindow, MeanDivisor, Plan, Window2d, output_shape};
+use crate::geometry::{AxisPlan, AxisWindow, MeanDivisor, Plan, Reach, Window2d, output_shape};
 use crate::isa;
 use crate::layout::{check_shape, shape4, with_standard_layout};
 use crate::parallel::{AHEAD, Out, Part, for_each_plane, prefetch};
@@ -905,51 +905,6 @@ fn backward_overlapping<T: Float>(
         }
     }
     grad.zeros_to(plan.in_height() * width, 0);
-}
-
-/// For every input cell of one axis, the windows that reach it, in order.
-struct Reach {
-    /// Cell `i`'s windows at `windows[starts[i]..starts[i + 1]]`.
-    starts: Vec<usize>,
-    windows: Vec<usize>,
-}
-
-impl Reach {
-    fn new(axis: &AxisPlan) -> Self {
-        let mut counts = vec![0; axis.input + 1];
-        for window in &axis.windows {
-            for cell in axis.cells(window) {
-                counts[cell + 1] += 1;
-            }
-        }
-        let mut starts = counts;
-        for i in 1..starts.len() {
-            starts[i] += starts[i - 1];
-        }
-        let mut next = starts.clone();
-        let mut windows = vec![0; starts[axis.input]];
-        for (o, window) in axis.windows.iter().enumerate() {
-            for cell in axis.cells(window) {
-                windows[next[cell]] = o;
-                next[cell] += 1;
-            }
-        }
-        Reach { starts, windows }
-    }
-
-    #[inline]
-    fn of(&self, cell: usize) -> &[usize] {
-        &self.windows[self.starts[cell]..self.starts[cell + 1]]
-    }
-
-    /// The most windows reaching one cell.
-    fn most(&self) -> usize {
-        self.starts
-            .windows(2)
-            .map(|s| s[1] - s[0])
-            .max()
-            .unwrap_or(0)
-    }
 }
 
 /// Backward for overlapping windows, by gathering: each gradient row is

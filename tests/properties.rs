@@ -4,6 +4,7 @@
 mod common;
 
 use std::num::NonZeroUsize;
+use std::ops::Range;
 
 use ndarray::ShapeBuilder;
 use ndarray::{Array4, ArrayRef, ArrayView4, Ix4, s};
@@ -199,16 +200,24 @@ fn long_separable_case() -> impl Strategy<Value = Case> {
         )
 }
 
-/// Windows of 2 to 12 adjacent cells on either axis at stride 1, over rows
-/// 40 to 200 cells wide and up to 24 tall, padded up to half the window:
-/// the separable max reduces them by doubling (runs of 2, 4 and 8 cells or
-/// rows, then two runs that overlap unless the size is a power of two), and
-/// the output rows clipped by padding above and below take the row-by-row
-/// combine.
-fn stride_one_case() -> impl Strategy<Value = Case> {
+/// Windows of `sizes` adjacent cells on either axis at stride 1, padded up
+/// to half the window, over `heights` rows of `widths` cells.
+///
+/// Sizes 2 to 12 on rows 40 to 200 wide: the separable max reduces them by
+/// doubling (runs of 2, 4 and 8 cells or rows, then two runs that overlap
+/// unless the size is a power of two), and the output rows clipped by
+/// padding above and below take the row-by-row combine. Sizes up to 3 on
+/// rows 34 to 200 wide: runs of cells under full windows only on both sides
+/// of 32 and 64 cells, where the max backward gathers each gradient row in
+/// blocks, with the cells under clipped windows beside them.
+fn stride_one_case(
+    sizes: Range<usize>,
+    heights: Range<usize>,
+    widths: Range<usize>,
+) -> impl Strategy<Value = Case> {
     (
-        (1usize..3, 1usize..3, 4usize..25, 40usize..200),
-        (2usize..13, 2usize..13),
+        (1usize..3, 1usize..3, heights, widths),
+        (sizes.clone(), sizes),
         (0usize..7, 0usize..7),
         any::<bool>(),
         0usize..3,
@@ -221,6 +230,29 @@ fn stride_one_case() -> impl Strategy<Value = Case> {
                 filled([n, c, h, w], geometry, layout, special, n * c * h * w)
             },
         )
+}
+
+/// The max backward of `case` with deltas of any bits, `bits` repeated as
+/// the output needs, against the reference's sum in window order.
+fn check_backward_bits<T: Float + PoolElement + std::fmt::Debug>(
+    case: &Case,
+    delta_of: impl Fn(u32) -> T,
+    bits: &[u32],
+) -> Result<(), TestCaseError> {
+    let x = input::<T>(case);
+    let (y, idx) = max_pool2d(&x, &case.window).unwrap();
+    let mut out = Array4::zeros(y.raw_dim());
+    let mut argmax = Argmax::default();
+    max_pool2d_into(&x, &case.window, &mut out, &mut argmax).unwrap();
+    let values = (0..y.len()).map(|i| delta_of(bits[i % bits.len()]));
+    let delta = Array4::from_shape_vec(y.raw_dim(), values.collect()).unwrap();
+    let want = common::max_backward(delta.view(), idx.view(), case.shape);
+    let dx = max_pool2d_backward_argmax(&delta, &argmax).unwrap();
+    prop_assert!(common::same(&want, &dx), "backward {want:?} vs {dx:?}");
+    let mut grad = Array4::from_elem(case.shape, T::nan());
+    max_pool2d_backward_argmax_into(&delta, &argmax, &mut grad).unwrap();
+    prop_assert!(common::same(&want, &grad), "backward into {grad:?}");
+    Ok(())
 }
 
 /// Windows one to three rows tall and up to 300 columns wide over rows up
@@ -697,7 +729,17 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
-    fn stride_one_windows_match_reference(case in stride_one_case()) {
+    fn gathered_max_backward_sums_in_window_order(
+        case in stride_one_case(1..4, 3..20, 34..200),
+        bits in proptest::collection::vec(any::<u32>(), 1..64),
+    ) {
+        check_extreme::<f32>(&case, false)?;
+        check_backward_bits::<f32>(&case, f32::from_bits, &bits)?;
+        check_backward_bits::<f64>(&case, |b| f64::from_bits(u64::from(b) << 32 | u64::from(b)), &bits)?;
+    }
+
+    #[test]
+    fn stride_one_windows_match_reference(case in stride_one_case(2..13, 4..25, 40..200)) {
         check_max::<f32>(&case)?;
         check_min::<f32>(&case)?;
         check_max::<f64>(&case)?;
