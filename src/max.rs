@@ -1035,9 +1035,8 @@ impl Gathering {
             let from = mid.start + self.lead + 1 - size;
             let cells = &mut grad_row[mid.clone()];
             isa::wide(cells.len(), || gather(&reaching, from, size, cells));
-            for &(c, _, _) in &self.edges {
-                grad_row[c] = T::zero();
-            }
+            grad_row[..mid.start].fill(T::zero());
+            grad_row[mid.end..].fill(T::zero());
             for &(deltas, offsets, base) in &reaching {
                 for &(c, q, tap) in &self.edges {
                     if offsets[q].to_usize() == base + tap {
