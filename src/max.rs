@@ -970,9 +970,9 @@ fn gathers(cells: usize, mid: usize) -> bool {
 struct Gathering {
     /// The output rows whose windows reach each input row.
     rows: Reach,
-    /// The input columns every one of whose windows is full (the same
-    /// distance `lead` from its output column): taken a window cell at a
-    /// time over the whole range.
+    /// The input columns every one of whose windows is full (each starting
+    /// `lead` columns before its output column): gathered in blocks by
+    /// [`gather`].
     mid: Range<usize>,
     lead: usize,
     /// Every other input column `c`, with each window `q` that reaches it
@@ -1052,11 +1052,10 @@ impl Gathering {
 /// (deltas, offsets and row-tap offset of each output row, in order) whose
 /// winner it is: cell `k` is column tap `t` of each row's window
 /// `from + k + size - 1 - t`. In blocks of 64 cells, or 32 in rows shorter
-/// than 64,
-/// the last block overlapping the one before, each summed in registers over
-/// every row and tap, in window order, and written once: the adds of one
-/// cell are a chain, so a block holds several vectors of independent
-/// chains.
+/// than 64, the last block overlapping the one before, each summed in
+/// registers over every row and tap, in window order, and written once:
+/// the adds of one cell are a chain, so a block holds several vectors of
+/// independent chains.
 #[inline(always)]
 fn gather<T: Float, O: Offset>(
     reaching: &[(&[T], &[O], usize)],
