@@ -247,11 +247,22 @@ fn check_backward_bits<T: Float + PoolElement + std::fmt::Debug>(
     let values = (0..y.len()).map(|i| delta_of(bits[i % bits.len()]));
     let delta = Array4::from_shape_vec(y.raw_dim(), values.collect()).unwrap();
     let want = common::max_backward(delta.view(), idx.view(), case.shape);
-    let dx = max_pool2d_backward_argmax(&delta, &argmax).unwrap();
-    prop_assert!(common::same(&want, &dx), "backward {want:?} vs {dx:?}");
-    let mut grad = Array4::from_elem(case.shape, T::nan());
-    max_pool2d_backward_argmax_into(&delta, &argmax, &mut grad).unwrap();
-    prop_assert!(common::same(&want, &grad), "backward into {grad:?}");
+    check_compact_backward(&delta, &argmax, case.shape, &want)
+}
+
+/// The max backward from compact argmax storage, allocating and into a
+/// caller's array (filled with NaN first), against `want`.
+fn check_compact_backward<T: Float + Send + Sync + std::fmt::Debug>(
+    delta: &Array4<T>,
+    argmax: &Argmax,
+    shape: [usize; 4],
+    want: &Array4<T>,
+) -> Result<(), TestCaseError> {
+    let dx = max_pool2d_backward_argmax(delta, argmax).unwrap();
+    prop_assert!(common::same(want, &dx), "compact backward {dx:?}");
+    let mut grad = Array4::from_elem(shape, T::nan());
+    max_pool2d_backward_argmax_into(delta, argmax, &mut grad).unwrap();
+    prop_assert!(common::same(want, &grad), "backward into {grad:?}");
     Ok(())
 }
 
@@ -435,11 +446,7 @@ fn check_extreme<T: Float + PoolElement + std::fmt::Debug>(
                     into(&view, &case.window, &mut out, &mut argmax).unwrap();
                     prop_assert!(common::same(y, &out));
                     prop_assert_eq!(idx, &argmax.to_indices());
-                    let dx = max_pool2d_backward_argmax(&delta, &argmax).unwrap();
-                    prop_assert!(common::same(&want, &dx), "compact backward {dx:?}");
-                    let mut grad = Array4::from_elem(case.shape, T::nan());
-                    max_pool2d_backward_argmax_into(&delta, &argmax, &mut grad).unwrap();
-                    prop_assert!(common::same(&want, &grad), "backward into {grad:?}");
+                    check_compact_backward(&delta, &argmax, case.shape, &want)?;
                 }
             }
             Ok(())
