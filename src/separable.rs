@@ -26,6 +26,7 @@
 use std::any::Any;
 use std::cell::Cell;
 
+use crate::argmax::Offset;
 use crate::element::{Extremum, PoolElement};
 use crate::geometry::{AxisWindow, Plan};
 use crate::isa;
@@ -107,7 +108,7 @@ impl<T: PoolElement> Separable<T> {
     /// tap`, taps counted from the window's first real cell). Returns
     /// whether a row held NaN, in which case `out` and `offsets` are not the
     /// reference's.
-    pub fn rows<E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
+    pub fn rows<E: Extremum, O: Offset, const INDEX: bool>(
         &mut self,
         plan: &Plan,
         input: &[T],
@@ -299,7 +300,6 @@ fn double<T: PoolElement, E: Extremum, const INDEX: bool>(
     levels: &mut Levels<T>,
 ) -> bool {
     let n = best.len();
-    let top = 1 << size.ilog2();
     // the runs of `m` cells that start at every cell where one fits
     let runs = |m: usize| n + size - m;
     if size == 2 {
@@ -312,21 +312,8 @@ fn double<T: PoolElement, E: Extremum, const INDEX: bool>(
         taps.resize(runs(2), 0);
     }
     let nan = pair_row::<T, E, INDEX>(row, &mut values, &mut taps);
-    let mut m = 2;
-    while 2 * m <= top && 2 * m < size {
-        other.resize(runs(2 * m), row[0]);
-        if INDEX {
-            other_taps.resize(runs(2 * m), 0);
-        }
-        let level = (&mut other[..], &mut other_taps[..]);
-        isa::wide(runs(2 * m), || {
-            pair::<T, E, u8, u8, INDEX>((&values, &taps), m, (|t| t, m as u8), level)
-        });
-        std::mem::swap(&mut values, &mut other);
-        std::mem::swap(&mut taps, &mut other_taps);
-        m *= 2;
-    }
-    // `m` is `top`, or half of it when `size` is `top` itself
+    let levels_of = ([&mut values, &mut other], [&mut taps, &mut other_taps]);
+    let m = climb::<T, E, u8, INDEX>(levels_of, (size, 1, 1), runs);
     let gap = size - m;
     isa::wide(n, || {
         pair::<T, E, u8, u8, INDEX>((&values, &taps), gap, (|t| t, gap as u8), (best, tap))
@@ -344,7 +331,7 @@ fn double<T: PoolElement, E: Extremum, const INDEX: bool>(
 /// passes over the rows, not `size` passes per output row.
 #[allow(clippy::type_complexity)]
 #[inline(never)]
-fn double_rows<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
+fn double_rows<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     plan: &Plan,
     windows: &[AxisWindow],
     (low, rows, pitch): (usize, usize, usize),
@@ -356,7 +343,6 @@ fn double_rows<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDE
         return;
     }
     let (n, size, width) = (plan.out_width(), plan.rows.size, plan.cols.size);
-    let top = 1 << size.ilog2();
     // the cells of the runs of `m` rows that start at every row where one fits
     let span = |m: usize| (rows - m) * pitch + n;
     let [mut values, mut other] = std::mem::take(&mut levels.values);
@@ -364,7 +350,6 @@ fn double_rows<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDE
         .and_then(|kept| kept.downcast().ok())
         .unwrap_or_default();
     let [at, other_at] = &mut *kept;
-    let (mut at, mut other_at) = (at, other_at);
     values.resize(span(2), best[0]);
     if INDEX {
         at.resize(span(2), O::zero());
@@ -374,22 +359,8 @@ fn double_rows<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDE
         let (offset, later) = (|t: u8| O::from_usize(t as usize), O::from_usize(width));
         pair::<T, E, u8, O, INDEX>((best, tap), pitch, (offset, later), level)
     });
-    let mut m = 2;
-    while 2 * m <= top && 2 * m < size {
-        other.resize(span(2 * m), best[0]);
-        if INDEX {
-            other_at.resize(span(2 * m), O::zero());
-        }
-        let level = (&mut other[..], &mut other_at[..]);
-        isa::wide(n, || {
-            let later = O::from_usize(m * width);
-            pair::<T, E, O, O, INDEX>((&values, at.as_slice()), m * pitch, (|t| t, later), level)
-        });
-        std::mem::swap(&mut values, &mut other);
-        std::mem::swap(&mut at, &mut other_at);
-        m *= 2;
-    }
-    // `m` is `top`, or half of it when `size` is `top` itself
+    let levels_of = ([&mut values, &mut other], [&mut *at, &mut *other_at]);
+    let m = climb::<T, E, O, INDEX>(levels_of, (size, pitch, width), span);
     let gap = size - m;
     isa::wide(n, || {
         let later = O::from_usize(gap * width);
@@ -407,6 +378,38 @@ fn double_rows<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDE
     });
     levels.values = [values, other];
     levels.offsets = Some(kept);
+}
+
+/// The levels of [`double`] and [`double_rows`] after the first: from runs
+/// of 2 cells or rows in `values` and `taps` (runs `step` apart, a tap
+/// counted in `unit`s per cell or row), each level's runs of twice the
+/// length at the `span(m)` starts where runs of `m` fit, while they stay
+/// shorter than `size`. Returns the length reached, whose runs end in
+/// `values` and `taps`: the largest power of two not above `size`, or half
+/// of it when `size` is that power.
+fn climb<T: PoolElement, E: Extremum, A: Offset, const INDEX: bool>(
+    ([values, other], [taps, other_taps]): ([&mut Vec<T>; 2], [&mut Vec<A>; 2]),
+    (size, step, unit): (usize, usize, usize),
+    span: impl Fn(usize) -> usize,
+) -> usize {
+    let top = 1 << size.ilog2();
+    let mut m = 2;
+    while 2 * m <= top && 2 * m < size {
+        let len = span(2 * m);
+        other.resize(len, values[0]);
+        if INDEX {
+            other_taps.resize(len, A::zero());
+        }
+        let level = (&mut other[..], &mut other_taps[..]);
+        isa::wide(len, || {
+            let later = A::from_usize(m * unit);
+            pair::<T, E, A, A, INDEX>((values, taps), m * step, (|t| t, later), level)
+        });
+        std::mem::swap(values, other);
+        std::mem::swap(taps, other_taps);
+        m *= 2;
+    }
+    m
 }
 
 /// The first level of [`double`]: the extreme of every two adjacent cells
@@ -585,7 +588,7 @@ fn edge<T: PoolElement, E: Extremum, const INDEX: bool, const TAPS: usize>(
 /// order.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
-fn combine<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
+fn combine<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     plan: &Plan,
     windows: &[AxisWindow],
     low: usize,
@@ -604,7 +607,7 @@ fn combine<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX: b
 /// windows up to three rows tall in one pass, taller ones a pass per row.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn combine_in<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
+fn combine_in<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     plan: &Plan,
     windows: &[AxisWindow],
     low: usize,
@@ -654,7 +657,7 @@ fn combine_in<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX
 /// `best` and column taps `tap`, `bases` the offsets of the rows' first
 /// cells in their windows.
 #[inline(always)]
-fn combine_3<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
+fn combine_3<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     [b0, b1, b2]: [&[T]; 3],
     [t0, t1, t2]: [&[u8]; 3],
     [base0, base1, base2]: [O; 3],
@@ -698,7 +701,7 @@ fn combine_3<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX:
 /// column taps `tap` into `out` and `offsets`, the row's first cell at
 /// offset `base`.
 #[inline(always)]
-fn fold_row<T: PoolElement, E: Extremum, O: crate::argmax::Offset, const INDEX: bool>(
+fn fold_row<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     best: &[T],
     tap: &[u8],
     base: usize,
