@@ -63,6 +63,13 @@ impl CellTable {
         }
     }
 
+    /// The distance of every offset, where the window has at most 4096
+    /// cells.
+    #[inline]
+    pub fn distances(&self) -> Option<&[usize]> {
+        Some(&self.table[..]).filter(|table| !table.is_empty())
+    }
+
     #[inline(always)]
     pub fn distance(&self, offset: usize) -> usize {
         match self.table.get(offset) {
