@@ -1015,16 +1015,18 @@ impl Gather {
                         grad_row[0] = shared(q - 1);
                     }
                     if n > 0 {
-                        let row = |k: usize| &row_shares(reach[k])[q..q + n];
+                        // with the window after the last: a zero, or the
+                        // window whose first cell ends an even count of
+                        // cells, which `spread` then takes in its last
+                        // pair (summed alone after it, the 3x3/s2/p1 mean
+                        // backward of (8, 64, 112, 112) took 1.06x the
+                        // time on the 2-core development machine)
+                        let row = |k: usize| &row_shares(reach[k])[q..q + n + 1];
                         let cells = &mut grad_row[lead..];
                         match reach.len() {
                             1 => spread::<T, 1>([row(0)], cells),
                             2 => spread::<T, 2>([row(0), row(1)], cells),
                             _ => spread::<T, 3>([row(0), row(1), row(2)], cells),
-                        }
-                        // an even count of cells ends on a shared one
-                        if (width - lead) % 2 == 0 {
-                            grad_row[width - 1] = shared(q + n - 1);
                         }
                     }
                 }
@@ -1230,25 +1232,28 @@ fn add_row<T: Float>(row: &[T], cells: &mut [T]) {
     }
 }
 
-/// The first `2n - 1` cells of `cells` under windows three wide at stride
-/// 2, from the shares of the `L` output rows reaching them (`n` windows
-/// each, zeros for windows beyond the row): cell `2m` is window `m`'s
-/// alone, cell `2m + 1` is window `m`'s last and window `m + 1`'s first.
+/// The cells under windows three wide at stride 2, from the shares of
+/// the `L` output rows reaching them (`n + 1` windows each, zeros for
+/// windows beyond the row): cell `2m` is window `m`'s alone, cell `2m + 1`
+/// is window `m`'s last and window `m + 1`'s first; `cells` holds `2n - 1`
+/// or `2n` of them.
 #[inline(never)]
 fn spread<T: Float, const L: usize>(shares: [&[T]; L], cells: &mut [T]) {
-    let n = shares[0].len();
-    let (pairs, last) = cells[..2 * n - 1].split_at_mut(2 * (n - 1));
+    let m = cells.len() / 2;
+    let (pairs, last) = cells.split_at_mut(2 * m);
     isa::wide_or(
         pairs.len(),
         pairs,
         |pairs| spread_blocks::<T, L>(shares, pairs),
         |pairs| spread_pairs::<T, L>(shares, 0, pairs),
     );
-    let mut own = shares[0][n - 1];
-    for row in shares.iter().skip(1) {
-        own = own + row[n - 1];
+    if let [last] = last {
+        let mut own = shares[0][m];
+        for row in shares.iter().skip(1) {
+            own = own + row[m];
+        }
+        *last = own;
     }
-    last[0] = own;
 }
 
 /// The pairs of [`spread`] for sixteen-lane vectors: in blocks of sixteen
