@@ -1020,6 +1020,9 @@ impl Gathering {
     ) {
         let (width, out_width, size) = (plan.in_width(), plan.out_width(), plan.cols.size);
         let mid = self.mid.clone();
+        // from the first full window that reaches the first cell of `mid`,
+        // with its last column tap
+        let from = mid.start + self.lead + 1 - size;
         let mut reaching = Vec::new();
         grad.rows(width, |h, grad_row| {
             // each output row reaching `h`: its deltas, its offsets, and
@@ -1030,9 +1033,6 @@ impl Gathering {
                 let base = (h - plan.rows.windows[r].start) * size;
                 (&delta[row.clone()], &offsets[row], base)
             }));
-            // from the first full window that reaches the first cell of
-            // `mid`, with its last column tap
-            let from = mid.start + self.lead + 1 - size;
             let cells = &mut grad_row[mid.clone()];
             isa::wide(cells.len(), || gather(&reaching, from, size, cells));
             grad_row[..mid.start].fill(T::zero());
