@@ -1,25 +1,30 @@
 //! Run-time choice of instruction set for the kernels.
 //!
-//! The default x86-64 target stops at SSE2. Where the CPU has AVX-512 (F,
-//! BW, VL and DQ), [`wide`] runs a kernel compiled a second time for it:
-//! 512-bit vectors hold sixteen `f32`, and compares yield mask registers, so
-//! the separable max and min (row reductions, the stride-2 split of long
-//! runs, the combine of window rows), the 2x2 max and min and their argmax
-//! taps take fewer instructions. On the 2-core development machine this made
-//! those forwards 15–28 % faster (see the README's Performance section).
-//! The 2x2 and 3x3 mean forwards gained 5–7 % once their sums were
-//! multiplied by an exact reciprocal where the divisor is a power of two
-//! and the 3x3 loop went in blocks of sixteen windows ([`wide_or`] picks
-//! that shape for AVX-512 and keeps the plain loop portable). The mean
-//! backward's gathering passes take it too, the 3x3/stride-2 ones in blocks
-//! of sixteen. AVX2 alone gained nothing measurable, and the max backward
-//! was slower with it, so it stays portable.
+//! The default x86-64 target stops at SSE2. [`wide`] runs a kernel
+//! compiled again for the widest instruction set the CPU has ([`Isa`]):
+//! AVX-512 (F, BW, VL and DQ), whose 512-bit vectors hold sixteen `f32`
+//! and whose compares yield mask registers, or else AVX2 (x86-64-v3), eight
+//! `f32` to a vector. The kernels so compiled are the separable max and min
+//! (row reductions, the stride-2 split of long runs, the combine of window
+//! rows), the 2x2 max, min and mean, the 3x3 mean, the stride-phase splits
+//! and the mean backward's gathering passes. On the earlier AVX-512
+//! development machine the AVX-512 copies made those forwards 15–28 %
+//! faster, and the 2x2 and 3x3 mean forwards 5–7 % (see the README's
+//! Performance section). [`wide_isa`] tells a kernel which set it is
+//! compiled for, where the best shape of its loop differs: the 3x3 mean
+//! forward and the 3x3/stride-2 mean backward go in blocks of sixteen
+//! windows on AVX-512, the mean forward on AVX2 too, and the plain loop
+//! elsewhere. The max backward's scatter gained nothing from wider
+//! vectors, so it stays portable. The closures handed to [`wide`] are
+//! `#[inline(always)]`: one left out of line is compiled for SSE2 only,
+//! whatever its caller was compiled for.
 //!
-//! This module holds the crate's two `unsafe` blocks. One calls a function
-//! compiled for features the CPU has been checked to have. Setting the
-//! environment variable `NDARRAY_POOLING_PORTABLE` (to anything) before the
-//! first call keeps every kernel on the portable path; the test suite runs
-//! once each way, and both must give the same bits.
+//! This module holds the crate's `unsafe` code. Two calls run a function
+//! compiled for features the CPU has been checked to have, one for each
+//! instruction set. The environment variable `NDARRAY_POOLING_ISA`, read
+//! before the first call, caps the choice: `portable`, `avx2` or `avx512`
+//! (`NDARRAY_POOLING_PORTABLE`, set to anything, is `portable`). The test
+//! suite runs under each cap, and all must give the same bits.
 //!
 //! The other is [`prefetch`]: `_mm_prefetch`, a hint to start loading a
 //! cache line, which is `unsafe` only because it is an SSE instruction, and
@@ -36,33 +41,53 @@
 /// of a short row to the scalar remainder, four-lane ones little of it.
 const MIN_LEN: usize = 32;
 
-/// Runs `kernel`, compiled for AVX-512 when the CPU has it and its loop is
-/// `len` elements long or longer.
-#[inline(always)]
-pub(crate) fn wide<R>(len: usize, kernel: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    if len >= MIN_LEN && avx512() {
-        return x86::wide(kernel);
-    }
-    kernel()
+/// The instruction sets the kernels are compiled for, from the portable
+/// baseline up; each includes the ones before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Isa {
+    /// The target's baseline: SSE2 on x86-64.
+    Portable,
+    /// AVX2 (x86-64-v3: with FMA, BMI1, BMI2, LZCNT and POPCNT), eight
+    /// `f32` lanes.
+    Avx2,
+    /// AVX-512 F, BW, VL and DQ, sixteen `f32` lanes and mask registers.
+    Avx512,
 }
 
-/// Runs `wide` on `args`, compiled for AVX-512, when the CPU has it and the
-/// loop is `len` elements long or longer; else `portable`. For kernels whose
-/// best shape differs between sixteen lanes and four.
+/// Runs `kernel`, compiled for the widest instruction set the CPU has
+/// ([`chosen`]), when its loop is `len` elements long or longer.
 #[inline(always)]
-pub(crate) fn wide_or<A, R>(
-    len: usize,
-    args: A,
-    wide: impl FnOnce(A) -> R,
-    portable: impl FnOnce(A) -> R,
-) -> R {
+pub(crate) fn wide<R>(len: usize, kernel: impl FnOnce() -> R) -> R {
+    wide_isa(
+        len,
+        #[inline(always)]
+        |_| kernel(),
+    )
+}
+
+/// [`wide`] for kernels whose best shape differs with the width of the
+/// vectors: `kernel` learns the instruction set it is compiled for.
+#[inline(always)]
+pub(crate) fn wide_isa<R>(len: usize, kernel: impl FnOnce(Isa) -> R) -> R {
     #[cfg(target_arch = "x86_64")]
-    if len >= MIN_LEN && avx512() {
-        return x86::wide(|| wide(args));
+    if len >= MIN_LEN {
+        match chosen() {
+            Isa::Avx512 => {
+                return x86::avx512(
+                    #[inline(always)]
+                    || kernel(Isa::Avx512),
+                );
+            }
+            Isa::Avx2 => {
+                return x86::avx2(
+                    #[inline(always)]
+                    || kernel(Isa::Avx2),
+                );
+            }
+            Isa::Portable => {}
+        }
     }
-    let _ = wide;
-    portable(args)
+    kernel(Isa::Portable)
 }
 
 /// Asks the CPU to start loading `cells` into its caches, a cache line at a
@@ -81,32 +106,82 @@ pub(crate) fn prefetch<T>(cells: &[T]) {
     let _ = cells;
 }
 
-/// Whether to take the AVX-512 path: the CPU has it and
-/// `NDARRAY_POOLING_PORTABLE` is not set. Checked once.
-#[cfg(target_arch = "x86_64")]
-fn avx512() -> bool {
+/// The instruction set the kernels run: the widest the CPU has, at most
+/// the one `NDARRAY_POOLING_ISA` names (`portable`, `avx2` or `avx512`;
+/// `NDARRAY_POOLING_PORTABLE`, set to anything, is `portable`). Checked once.
+pub(crate) fn chosen() -> Isa {
     use std::sync::OnceLock;
-    static CHOICE: OnceLock<bool> = OnceLock::new();
-    *CHOICE.get_or_init(|| {
-        std::env::var_os("NDARRAY_POOLING_PORTABLE").is_none()
-            && std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512bw")
-            && std::is_x86_feature_detected!("avx512vl")
-            && std::is_x86_feature_detected!("avx512dq")
-    })
+    static CHOICE: OnceLock<Isa> = OnceLock::new();
+    *CHOICE.get_or_init(|| detected().min(cap()))
+}
+
+/// The widest instruction set that the environment allows.
+fn cap() -> Isa {
+    let portable = std::env::var_os("NDARRAY_POOLING_PORTABLE").is_some();
+    cap_from(
+        portable,
+        std::env::var("NDARRAY_POOLING_ISA").ok().as_deref(),
+    )
+}
+
+/// The cap that `NDARRAY_POOLING_PORTABLE` (set or not) and
+/// `NDARRAY_POOLING_ISA` (its value, in any case) ask for; a value that
+/// names no instruction set asks for none.
+fn cap_from(portable: bool, isa: Option<&str>) -> Isa {
+    if portable {
+        return Isa::Portable;
+    }
+    match isa.map(str::to_ascii_lowercase).as_deref() {
+        Some("portable") => Isa::Portable,
+        Some("avx2") => Isa::Avx2,
+        _ => Isa::Avx512,
+    }
+}
+
+/// The widest instruction set the CPU has.
+fn detected() -> Isa {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::is_x86_feature_detected as has;
+        if has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512dq") {
+            return Isa::Avx512;
+        }
+        if has!("avx2")
+            && has!("fma")
+            && has!("bmi1")
+            && has!("bmi2")
+            && has!("lzcnt")
+            && has!("popcnt")
+        {
+            return Isa::Avx2;
+        }
+    }
+    Isa::Portable
 }
 
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod x86 {
-    /// Runs `kernel` inside [`avx512`], where it is inlined and compiled
-    /// for AVX-512. Only called after [`super::avx512`] returned true.
+    /// Runs `kernel` inside [`avx512_body`], where it is inlined and
+    /// compiled for AVX-512. Only called where [`super::chosen`] returned
+    /// [`super::Isa::Avx512`].
     #[inline(always)]
-    pub(super) fn wide<R>(kernel: impl FnOnce() -> R) -> R {
-        // SAFETY: `avx512` requires AVX-512F, BW, VL and DQ, which the
-        // caller checked with `is_x86_feature_detected!`; it has no other
+    pub(super) fn avx512<R>(kernel: impl FnOnce() -> R) -> R {
+        // SAFETY: `avx512_body` requires AVX-512F, BW, VL and DQ, which
+        // `chosen` checked with `is_x86_feature_detected!`; it has no other
         // precondition.
-        unsafe { avx512(kernel) }
+        unsafe { avx512_body(kernel) }
+    }
+
+    /// Runs `kernel` inside [`avx2_body`], where it is inlined and compiled
+    /// for AVX2. Only called where [`super::chosen`] returned
+    /// [`super::Isa::Avx2`] (or would have returned more).
+    #[inline(always)]
+    pub(super) fn avx2<R>(kernel: impl FnOnce() -> R) -> R {
+        // SAFETY: `avx2_body` requires AVX2, FMA, BMI1, BMI2, LZCNT and
+        // POPCNT, which `chosen` checked with `is_x86_feature_detected!`; it
+        // has no other precondition.
+        unsafe { avx2_body(kernel) }
     }
 
     /// Prefetches the cache line that holds `line`'s first element into
@@ -121,7 +196,35 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
-    unsafe fn avx512<R>(kernel: impl FnOnce() -> R) -> R {
+    unsafe fn avx512_body<R>(kernel: impl FnOnce() -> R) -> R {
         kernel()
+    }
+
+    #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+    unsafe fn avx2_body<R>(kernel: impl FnOnce() -> R) -> R {
+        kernel()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Isa, cap_from};
+
+    #[test]
+    fn the_environment_caps_the_instruction_set() {
+        assert_eq!(cap_from(false, None), Isa::Avx512);
+        assert_eq!(cap_from(true, None), Isa::Portable);
+        assert_eq!(cap_from(true, Some("avx512")), Isa::Portable);
+        assert_eq!(cap_from(false, Some("portable")), Isa::Portable);
+        assert_eq!(cap_from(false, Some("avx2")), Isa::Avx2);
+        assert_eq!(cap_from(false, Some("AVX2")), Isa::Avx2);
+        assert_eq!(cap_from(false, Some("avx512")), Isa::Avx512);
+        assert_eq!(cap_from(false, Some("sse9")), Isa::Avx512);
+    }
+
+    #[test]
+    fn the_chosen_set_is_within_the_cap() {
+        assert!(super::chosen() <= super::cap());
+        assert!(super::chosen() <= super::detected());
     }
 }

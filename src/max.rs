@@ -708,8 +708,11 @@ fn row_by_row<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool, const P
                 let top = &input[row_window.start * width + first..];
                 let bottom = &input[(row_window.start + 1) * width + first..];
                 let n = out_mid.len();
-                let plain = || pairs::<T, E, O, INDEX>(top, bottom, out_mid, offset_mid);
-                if crate::isa::wide(n, plain) {
+                if crate::isa::wide(
+                    n,
+                    #[inline(always)]
+                    || pairs::<T, E, O, INDEX>(top, bottom, out_mid, offset_mid),
+                ) {
                     pairs_exact::<T, E, O, INDEX>(top, bottom, out_mid, offset_mid);
                 }
             } else {
@@ -1034,7 +1037,11 @@ impl Gathering {
                 (&delta[row.clone()], &offsets[row], base)
             }));
             let cells = &mut grad_row[mid.clone()];
-            isa::wide(cells.len(), || gather(&reaching, from, size, cells));
+            isa::wide(
+                cells.len(),
+                #[inline(always)]
+                || gather(&reaching, from, size, cells),
+            );
             grad_row[..mid.start].fill(T::zero());
             grad_row[mid.end..].fill(T::zero());
             for &(deltas, offsets, base) in &reaching {

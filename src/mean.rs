@@ -9,7 +9,7 @@ use num_traits::Float;
 use crate::PoolError;
 use crate::element::MeanElement;
 use crate::geometry::{AxisPlan, AxisWindow, MeanDivisor, Plan, Reach, Window2d, output_shape};
-use crate::isa;
+use crate::isa::{self, Isa};
 use crate::layout::{check_shape, shape4, with_standard_layout};
 use crate::parallel::{AHEAD, Out, Part, for_each_plane, prefetch};
 use crate::phases::{Phases, split_into};
@@ -558,19 +558,23 @@ impl<T: Copy> Sources<T> {
 /// several vectors of independent ones.
 #[inline(never)]
 fn mean_blocks<T: Float>(cells: &[T], starts: &[usize], divisors: &[T], out: &mut [T]) {
-    isa::wide(out.len(), || {
-        let n = out.len();
-        let whole = n - n % BLOCK;
-        for first in (0..whole).step_by(BLOCK) {
-            mean_block::<T, BLOCK>(cells, starts, divisors, first, out);
-        }
-        // the rest in one block more, of half the size where it fits
-        if n - whole > BLOCK / 2 {
-            mean_block::<T, BLOCK>(cells, starts, divisors, n - BLOCK, out);
-        } else if n > whole {
-            mean_block::<T, { BLOCK / 2 }>(cells, starts, divisors, n - BLOCK / 2, out);
-        }
-    })
+    isa::wide(
+        out.len(),
+        #[inline(always)]
+        || {
+            let n = out.len();
+            let whole = n - n % BLOCK;
+            for first in (0..whole).step_by(BLOCK) {
+                mean_block::<T, BLOCK>(cells, starts, divisors, first, out);
+            }
+            // the rest in one block more, of half the size where it fits
+            if n - whole > BLOCK / 2 {
+                mean_block::<T, BLOCK>(cells, starts, divisors, n - BLOCK, out);
+            } else if n > whole {
+                mean_block::<T, { BLOCK / 2 }>(cells, starts, divisors, n - BLOCK / 2, out);
+            }
+        },
+    )
 }
 
 /// Windows `first..first + L` of [`mean_blocks`].
@@ -621,25 +625,24 @@ fn mean_3_band<T: Float, const S: usize>(
     let interior = plan.cols.interior();
     let first = plan.cols.windows[interior.start].start;
     let step = plan.rows.dilation;
-    let each_row = |out: &mut [T], wide: bool| {
-        for (k, row_window) in band.iter().enumerate() {
-            prefetch_rows(plan, ahead, row_window);
-            let rows = [0, 1, 2].map(|t| &input[(row_window.start + t * step) * width + first..]);
-            let out_row = &mut out[k * out_width..(k + 1) * out_width];
-            let mid = &mut out_row[interior.clone()];
-            if wide {
-                mean_3_blocks::<T, S>(rows, mid, &divide);
-            } else {
-                mean_3_row::<T, S>(rows, mid, &divide);
-            }
-            edge_means(plan, input, row_window, divisors, out_row);
-        }
-    };
-    isa::wide_or(
+    isa::wide_isa(
         out_width,
-        out,
-        |out| each_row(out, true),
-        |out| each_row(out, false),
+        #[inline(always)]
+        |isa| {
+            for (k, row_window) in band.iter().enumerate() {
+                prefetch_rows(plan, ahead, row_window);
+                let rows =
+                    [0, 1, 2].map(|t| &input[(row_window.start + t * step) * width + first..]);
+                let out_row = &mut out[k * out_width..(k + 1) * out_width];
+                let mid = &mut out_row[interior.clone()];
+                match isa {
+                    Isa::Avx512 => mean_3_blocks::<T, S, 16>(rows, mid, &divide),
+                    Isa::Avx2 => mean_3_blocks::<T, S, 16>(rows, mid, &divide),
+                    Isa::Portable => mean_3_row::<T, S>(rows, mid, &divide),
+                }
+                edge_means(plan, input, row_window, divisors, out_row);
+            }
+        },
     )
 }
 
@@ -669,7 +672,11 @@ fn edge_means<T: Float>(
 /// window's cells summed in window order, then divided by `divide`.
 #[inline(never)]
 fn mean_pairs<T: Float>(top: &[T], bottom: &[T], out: &mut [T], divide: impl Fn(T) -> T) {
-    isa::wide(out.len(), || mean_pairs_in(top, bottom, out, divide))
+    isa::wide(
+        out.len(),
+        #[inline(always)]
+        || mean_pairs_in(top, bottom, out, divide),
+    )
 }
 
 /// The body of [`mean_pairs`], inlined into each instruction set's copy.
@@ -697,12 +704,11 @@ fn mean_3_row<T: Float, const S: usize>(rows: [&[T]; 3], out: &mut [T], divide: 
 /// vectorizer leaves the last iteration scalar, as its loads would reach
 /// past the window's last cell.
 #[inline(always)]
-fn mean_3_blocks<T: Float, const S: usize>(
+fn mean_3_blocks<T: Float, const S: usize, const LANES: usize>(
     rows: [&[T]; 3],
     out: &mut [T],
     divide: &impl Fn(T) -> T,
 ) {
-    const LANES: usize = 16;
     let n = out.len();
     // the extra window reads S cells past the last window
     let available = rows.iter().map(|row| row.len()).min().unwrap_or(0);
@@ -713,8 +719,9 @@ fn mean_3_blocks<T: Float, const S: usize>(
     let mut done = 0;
     while done < n {
         let first = done.min(n - LANES);
-        let mut block = [T::zero(); LANES + 1];
-        mean_3_run::<T, S>(rows, S * first, &mut block, divide);
+        // room for sixteen lanes and the extra window
+        let mut block = [T::zero(); 17];
+        mean_3_run::<T, S>(rows, S * first, &mut block[..LANES + 1], divide);
         out[first..first + LANES].copy_from_slice(&block[..LANES]);
         done = first + LANES;
     }
@@ -1059,13 +1066,17 @@ const PAIR_PAD: usize = 2;
 /// +0 is never -0.
 #[inline(never)]
 fn divide_shares<T: Float>(delta: &[T], divisors: &[T], shares: &mut [T]) {
-    isa::wide(shares.len(), || {
-        let n = shares.len();
-        let (delta, divisors) = (&delta[..n], &divisors[..n]);
-        for k in 0..n {
-            shares[k] = T::zero() + delta[k] / divisors[k];
-        }
-    })
+    isa::wide(
+        shares.len(),
+        #[inline(always)]
+        || {
+            let n = shares.len();
+            let (delta, divisors) = (&delta[..n], &divisors[..n]);
+            for k in 0..n {
+                shares[k] = T::zero() + delta[k] / divisors[k];
+            }
+        },
+    )
 }
 
 /// The cells of a gradient row by [`PhaseSlide`]s, from the padded shares
@@ -1160,7 +1171,11 @@ fn phase_slides(cols: &AxisPlan) -> (usize, Vec<PhaseSlide>) {
 /// `m + offset` for each of `offsets`.
 #[inline(never)]
 fn slide<T: Float>(shares: &[&[T]], offsets: &[usize], cells: &mut [T]) {
-    isa::wide(cells.len(), || slide_in(shares, offsets, cells))
+    isa::wide(
+        cells.len(),
+        #[inline(always)]
+        || slide_in(shares, offsets, cells),
+    )
 }
 
 /// The body of [`slide`], inlined into each instruction set's copy: rows
@@ -1241,11 +1256,14 @@ fn add_row<T: Float>(row: &[T], cells: &mut [T]) {
 fn spread<T: Float, const L: usize>(shares: [&[T]; L], cells: &mut [T]) {
     let m = cells.len() / 2;
     let (pairs, last) = cells.split_at_mut(2 * m);
-    isa::wide_or(
+    isa::wide_isa(
         pairs.len(),
-        pairs,
-        |pairs| spread_blocks::<T, L>(shares, pairs),
-        |pairs| spread_pairs::<T, L>(shares, 0, pairs),
+        #[inline(always)]
+        |isa| match isa {
+            Isa::Avx512 => spread_blocks::<T, L, 16>(shares, pairs),
+            Isa::Avx2 => spread_pairs::<T, L>(shares, 0, pairs),
+            Isa::Portable => spread_pairs::<T, L>(shares, 0, pairs),
+        },
     );
     if let [last] = last {
         let mut own = shares[0][m];
@@ -1260,8 +1278,7 @@ fn spread<T: Float, const L: usize>(shares: [&[T]; L], cells: &mut [T]) {
 /// pairs, the last block overlapping the one before, so that no pair is
 /// left to a scalar remainder; each block is computed into a local array.
 #[inline(always)]
-fn spread_blocks<T: Float, const L: usize>(shares: [&[T]; L], pairs: &mut [T]) {
-    const LANES: usize = 16;
+fn spread_blocks<T: Float, const L: usize, const LANES: usize>(shares: [&[T]; L], pairs: &mut [T]) {
     let n = pairs.len() / 2;
     if n < LANES {
         spread_pairs::<T, L>(shares, 0, pairs);
@@ -1270,9 +1287,9 @@ fn spread_blocks<T: Float, const L: usize>(shares: [&[T]; L], pairs: &mut [T]) {
     let mut done = 0;
     while done < n {
         let first = done.min(n - LANES);
-        let mut block = [T::zero(); 2 * LANES];
-        spread_pairs::<T, L>(shares, first, &mut block);
-        pairs[2 * first..2 * (first + LANES)].copy_from_slice(&block);
+        let mut block = [[T::zero(); 2]; LANES];
+        spread_pairs::<T, L>(shares, first, block.as_flattened_mut());
+        pairs[2 * first..2 * (first + LANES)].copy_from_slice(block.as_flattened());
         done = first + LANES;
     }
 }

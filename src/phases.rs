@@ -75,7 +75,11 @@ impl<T: Copy> Phases<T> {
                 // dozen windows, which they leave mostly to the remainder
                 if n >= LONG {
                     let (evens, odds) = (&mut evens[..n], &mut odds[..n]);
-                    crate::isa::wide(n, || deinterleave(&row[..2 * n], evens, odds));
+                    crate::isa::wide(
+                        n,
+                        #[inline(always)]
+                        || deinterleave(&row[..2 * n], evens, odds),
+                    );
                 } else {
                     for ((even, odd), pair) in evens.iter_mut().zip(odds.iter_mut()).zip(pairs) {
                         *even = pair[0];
@@ -152,7 +156,11 @@ pub(crate) fn split_into<T: Copy>(row: &[T], stride: usize, out: &mut [T]) {
         let (evens, odds) = out.split_at_mut(phase_len);
         let n = row.len() / 2;
         let (evens, odds) = (&mut evens[..row.len().div_ceil(2)], &mut odds[..n]);
-        crate::isa::wide(n, || deinterleave(&row[..2 * n], &mut evens[..n], odds));
+        crate::isa::wide(
+            n,
+            #[inline(always)]
+            || deinterleave(&row[..2 * n], &mut evens[..n], odds),
+        );
         if row.len() % 2 == 1 {
             evens[n] = row[2 * n];
         }

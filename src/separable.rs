@@ -247,9 +247,11 @@ fn reduce<T: PoolElement, E: Extremum, const INDEX: bool, const STRIDE: usize>(
     best: &mut [T],
     tap: &mut [u8],
 ) -> bool {
-    isa::wide(best.len(), || {
-        reduce_in::<T, E, INDEX, STRIDE>(row, best, tap)
-    })
+    isa::wide(
+        best.len(),
+        #[inline(always)]
+        || reduce_in::<T, E, INDEX, STRIDE>(row, best, tap),
+    )
 }
 
 /// The body of [`reduce`], inlined into each instruction set's copy.
@@ -315,9 +317,11 @@ fn double<T: PoolElement, E: Extremum, const INDEX: bool>(
     let levels_of = ([&mut values, &mut other], [&mut taps, &mut other_taps]);
     let m = climb::<T, E, u8, INDEX>(levels_of, (size, 1, 1), runs);
     let gap = size - m;
-    isa::wide(n, || {
-        pair::<T, E, u8, u8, INDEX>((&values, &taps), gap, (|t| t, gap as u8), (best, tap))
-    });
+    isa::wide(
+        n,
+        #[inline(always)]
+        || pair::<T, E, u8, u8, INDEX>((&values, &taps), gap, (|t| t, gap as u8), (best, tap)),
+    );
     levels.values = [values, other];
     levels.taps = [taps, other_taps];
     nan
@@ -355,27 +359,35 @@ fn double_rows<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
         at.resize(span(2), O::zero());
     }
     let level = (&mut values[..], &mut at[..]);
-    isa::wide(n, || {
-        let (offset, later) = (|t: u8| O::from_usize(t as usize), O::from_usize(width));
-        pair::<T, E, u8, O, INDEX>((best, tap), pitch, (offset, later), level)
-    });
+    isa::wide(
+        n,
+        #[inline(always)]
+        || {
+            let (offset, later) = (|t: u8| O::from_usize(t as usize), O::from_usize(width));
+            pair::<T, E, u8, O, INDEX>((best, tap), pitch, (offset, later), level)
+        },
+    );
     let levels_of = ([&mut values, &mut other], [&mut *at, &mut *other_at]);
     let m = climb::<T, E, O, INDEX>(levels_of, (size, pitch, width), span);
     let gap = size - m;
-    isa::wide(n, || {
-        let later = O::from_usize(gap * width);
-        for (i, window) in windows.iter().enumerate() {
-            let r = (window.start - low) * pitch;
-            let run = (&values[r..], if INDEX { &at[r..] } else { &[] });
-            let out = &mut out[i * n..(i + 1) * n];
-            let offsets = if INDEX {
-                &mut offsets[i * n..(i + 1) * n]
-            } else {
-                &mut []
-            };
-            pair::<T, E, O, O, INDEX>(run, gap * pitch, (|t| t, later), (out, offsets));
-        }
-    });
+    isa::wide(
+        n,
+        #[inline(always)]
+        || {
+            let later = O::from_usize(gap * width);
+            for (i, window) in windows.iter().enumerate() {
+                let r = (window.start - low) * pitch;
+                let run = (&values[r..], if INDEX { &at[r..] } else { &[] });
+                let out = &mut out[i * n..(i + 1) * n];
+                let offsets = if INDEX {
+                    &mut offsets[i * n..(i + 1) * n]
+                } else {
+                    &mut []
+                };
+                pair::<T, E, O, O, INDEX>(run, gap * pitch, (|t| t, later), (out, offsets));
+            }
+        },
+    );
     levels.values = [values, other];
     levels.offsets = Some(kept);
 }
@@ -401,10 +413,14 @@ fn climb<T: PoolElement, E: Extremum, A: Offset, const INDEX: bool>(
             other_taps.resize(len, A::zero());
         }
         let level = (&mut other[..], &mut other_taps[..]);
-        isa::wide(len, || {
-            let later = A::from_usize(m * unit);
-            pair::<T, E, A, A, INDEX>((values, taps), m * step, (|t| t, later), level)
-        });
+        isa::wide(
+            len,
+            #[inline(always)]
+            || {
+                let later = A::from_usize(m * unit);
+                pair::<T, E, A, A, INDEX>((values, taps), m * step, (|t| t, later), level)
+            },
+        );
         std::mem::swap(values, other);
         std::mem::swap(taps, other_taps);
         m *= 2;
@@ -421,21 +437,25 @@ fn pair_row<T: PoolElement, E: Extremum, const INDEX: bool>(
     out: &mut [T],
     out_taps: &mut [u8],
 ) -> bool {
-    isa::wide(out.len(), || {
-        let n = out.len();
-        let (low, high) = (&row[..n], &row[1..n + 1]);
-        let out_taps = if INDEX { &mut out_taps[..n] } else { &mut [] };
-        let mut nan = false;
-        for c in 0..n {
-            nan |= low[c].is_nan();
-            let wins = E::beats(high[c], low[c]);
-            out[c] = if wins { high[c] } else { low[c] };
-            if INDEX {
-                out_taps[c] = wins as u8;
+    isa::wide(
+        out.len(),
+        #[inline(always)]
+        || {
+            let n = out.len();
+            let (low, high) = (&row[..n], &row[1..n + 1]);
+            let out_taps = if INDEX { &mut out_taps[..n] } else { &mut [] };
+            let mut nan = false;
+            for c in 0..n {
+                nan |= low[c].is_nan();
+                let wins = E::beats(high[c], low[c]);
+                out[c] = if wins { high[c] } else { low[c] };
+                if INDEX {
+                    out_taps[c] = wins as u8;
+                }
             }
-        }
-        nan | row[n].is_nan()
-    })
+            nan | row[n].is_nan()
+        },
+    )
 }
 
 /// A level of [`double`] or [`double_rows`] from the one before: `out[c]`
@@ -490,12 +510,18 @@ fn reduce_phases<'a, T: PoolElement, E: Extremum, const INDEX: bool>(
     tap: &mut [u8],
 ) -> bool {
     let first = cells(0);
-    let mut nan = isa::wide(best.len(), || first_tap::<T, INDEX>(first, best, tap));
+    let mut nan = isa::wide(
+        best.len(),
+        #[inline(always)]
+        || first_tap::<T, INDEX>(first, best, tap),
+    );
     for t in 1..size {
         let cells = cells(t);
-        nan |= isa::wide(best.len(), || {
-            reduce_tap::<T, E, INDEX>(cells, t as u8, best, tap)
-        });
+        nan |= isa::wide(
+            best.len(),
+            #[inline(always)]
+            || reduce_tap::<T, E, INDEX>(cells, t as u8, best, tap),
+        );
     }
     nan
 }
@@ -598,9 +624,11 @@ fn combine<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     out: &mut [T],
     offsets: &mut [O],
 ) {
-    isa::wide(plan.out_width(), || {
-        combine_in::<T, E, O, INDEX>(plan, windows, low, pitch, best, tap, out, offsets)
-    })
+    isa::wide(
+        plan.out_width(),
+        #[inline(always)]
+        || combine_in::<T, E, O, INDEX>(plan, windows, low, pitch, best, tap, out, offsets),
+    )
 }
 
 /// The body of [`combine`], inlined into each instruction set's copy:
