@@ -65,6 +65,31 @@ pub(crate) fn wide<R>(len: usize, kernel: impl FnOnce() -> R) -> R {
     )
 }
 
+/// [`wide`] on AVX-512 only, for kernels that AVX2 made slower on the
+/// 2-core development machine (AMD Zen 3). Most store a cell's old value
+/// back where a compare fails (`x[j] = if c { v } else { x[j] }`), which
+/// LLVM makes a masked store: AVX-512 does that at full speed, AVX2's
+/// `vmaskmovps` slowly on AMD's cores (the max forward of (8, 64, 112, 112)
+/// 5x5/s2/p2 took 1.55x the time of the portable kernel, 4x4/s4 1.3x).
+#[inline(always)]
+pub(crate) fn wide_skipping_avx2<R>(len: usize, kernel: impl FnOnce() -> R) -> R {
+    wide_isa(
+        len,
+        #[inline(always)]
+        |isa| match isa {
+            Isa::Avx2 => portable(kernel),
+            _ => kernel(),
+        },
+    )
+}
+
+/// Runs `kernel` compiled for the portable baseline only, even when its
+/// caller was compiled for more.
+#[inline(never)]
+fn portable<R>(kernel: impl FnOnce() -> R) -> R {
+    kernel()
+}
+
 /// [`wide`] for kernels whose best shape differs with the width of the
 /// vectors: `kernel` learns the instruction set it is compiled for.
 #[inline(always)]

@@ -29,7 +29,7 @@ use std::cell::Cell;
 use crate::argmax::Offset;
 use crate::element::{Extremum, PoolElement};
 use crate::geometry::{AxisWindow, Plan};
-use crate::isa;
+use crate::isa::{self, Isa};
 use crate::phases::Phases;
 
 /// Reductions of the input rows under a run of output rows: input row `r`
@@ -501,7 +501,9 @@ fn pair<
 }
 
 /// Reduces `size` column taps of one run, tap `t`'s cells of every window
-/// given by `cells(t)`; returns whether a cell is NaN.
+/// given by `cells(t)`; returns whether a cell is NaN. By [`reduce_blocks`],
+/// or, on AVX-512, where a pass over the run per tap was measured best
+/// (see the README), by such passes.
 #[inline(never)]
 fn reduce_phases<'a, T: PoolElement, E: Extremum, const INDEX: bool>(
     size: usize,
@@ -509,19 +511,76 @@ fn reduce_phases<'a, T: PoolElement, E: Extremum, const INDEX: bool>(
     best: &mut [T],
     tap: &mut [u8],
 ) -> bool {
+    let n = best.len();
+    if size <= MAX_BLOCK_TAPS && n >= 16 && isa::chosen() != Isa::Avx512 {
+        let mut taps = [&[][..]; MAX_BLOCK_TAPS];
+        for (t, cells_of) in taps.iter_mut().zip((0..size).map(&cells)) {
+            *t = &cells_of[..n];
+        }
+        return isa::wide(
+            n,
+            #[inline(always)]
+            || reduce_blocks::<T, E, INDEX, 16>(&taps[..size], best, tap),
+        );
+    }
     let first = cells(0);
     let mut nan = isa::wide(
-        best.len(),
+        n,
         #[inline(always)]
         || first_tap::<T, INDEX>(first, best, tap),
     );
     for t in 1..size {
         let cells = cells(t);
         nan |= isa::wide(
-            best.len(),
+            n,
             #[inline(always)]
             || reduce_tap::<T, E, INDEX>(cells, t as u8, best, tap),
         );
+    }
+    nan
+}
+
+/// The most column taps [`reduce_blocks`] takes.
+const MAX_BLOCK_TAPS: usize = 16;
+
+/// [`reduce_phases`] in blocks of `L` windows (`L` or more in all), each
+/// block's extremes and taps held in local arrays (in registers) over every
+/// tap and written once, the last block overlapping the one before. The
+/// per-tap passes store each window's extreme back where a tap loses,
+/// which on AVX2 becomes a slow masked store (see
+/// [`isa::wide_skipping_avx2`]); here no cell is kept in memory.
+#[inline(always)]
+fn reduce_blocks<T: PoolElement, E: Extremum, const INDEX: bool, const L: usize>(
+    taps: &[&[T]],
+    best: &mut [T],
+    tap: &mut [u8],
+) -> bool {
+    let n = best.len();
+    debug_assert!(n >= L);
+    let mut nan = false;
+    let mut done = 0;
+    while done < n {
+        let at = done.min(n - L);
+        let mut values: [T; L] = [T::zero(); L];
+        let mut winners = [0u8; L];
+        values.copy_from_slice(&taps[0][at..at + L]);
+        for &value in &values {
+            nan |= value.is_nan();
+        }
+        for (t, cells) in taps.iter().enumerate().skip(1) {
+            let cells = &cells[at..at + L];
+            for ((b, w), &value) in values.iter_mut().zip(&mut winners).zip(cells) {
+                nan |= value.is_nan();
+                let wins = E::beats(value, *b);
+                *b = if wins { value } else { *b };
+                *w = if wins { t as u8 } else { *w };
+            }
+        }
+        best[at..at + L].copy_from_slice(&values);
+        if INDEX {
+            tap[at..at + L].copy_from_slice(&winners);
+        }
+        done = at + L;
     }
     nan
 }
@@ -624,11 +683,21 @@ fn combine<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     out: &mut [T],
     offsets: &mut [O],
 ) {
-    isa::wide(
-        plan.out_width(),
-        #[inline(always)]
-        || combine_in::<T, E, O, INDEX>(plan, windows, low, pitch, best, tap, out, offsets),
-    )
+    let n = plan.out_width();
+    if plan.rows.size <= 3 {
+        isa::wide(
+            n,
+            #[inline(always)]
+            || combine_in::<T, E, O, INDEX>(plan, windows, low, pitch, best, tap, out, offsets),
+        )
+    } else {
+        // taller windows fold a row at a time into the output, keeping cells
+        isa::wide_skipping_avx2(
+            n,
+            #[inline(always)]
+            || combine_in::<T, E, O, INDEX>(plan, windows, low, pitch, best, tap, out, offsets),
+        )
+    }
 }
 
 /// The body of [`combine`], inlined into each instruction set's copy:
