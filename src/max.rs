@@ -17,7 +17,7 @@ use crate::PoolError;
 use crate::argmax::{Argmax, CellTable, Offset, Offsets};
 use crate::element::{Extremum, Largest, PoolElement, Smallest};
 use crate::geometry::{AxisPlan, AxisWindow, Plan, Reach, Window2d, output_shape};
-use crate::isa;
+use crate::isa::{self, Isa};
 use crate::layout::{
     check_shape, new_array, plane_len, planes, shape4, standard_slice_mut, with_standard_layout,
 };
@@ -926,14 +926,35 @@ fn edges<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
 }
 
 /// Backward over every plane: each delta to its window's winner.
+///
+/// Gathering pays only on AVX-512, with its masked adds (see [`gathers`]).
+/// On the AVX2 development machine (AMD Zen 3), into a caller's gradient
+/// of (8, 64, 112, 112) at one thread, it took 1.6x the time of one delta
+/// per window at 3x3/s1/p1 and 1.3x at 2x2/s1; on the portable path, in
+/// cache, 6x and 2.9x.
 fn backward<T: Float + Send + Sync, O: Offset>(
     delta: &ArrayRef<T, Ix4>,
     plan: &Plan,
     offsets: &[O],
     grad: Out<'_, T>,
 ) {
+    let gather = if isa::chosen() == Isa::Avx512 {
+        Gathering::new(plan)
+    } else {
+        None
+    };
+    backward_by(delta, plan, offsets, grad, gather.as_ref());
+}
+
+/// [`backward`], windows one cell apart gathered where `gather` is given.
+fn backward_by<T: Float + Send + Sync, O: Offset>(
+    delta: &ArrayRef<T, Ix4>,
+    plan: &Plan,
+    offsets: &[O],
+    grad: Out<'_, T>,
+    gather: Option<&Gathering>,
+) {
     let out_plane = plan.out_height() * plan.out_width();
-    let gather = Gathering::new(plan);
     // Bands of input rows would share the rows of overlapping windows; split
     // by planes only, so that no two threads write one cell.
     for_each_plane(
@@ -946,7 +967,7 @@ fn backward<T: Float + Send + Sync, O: Offset>(
             if plan.rows.disjoint() && plan.cols.disjoint() {
                 // every cell written once: the whole plane at once
                 backward_disjoint(plan, delta, offsets, grad.all());
-            } else if let Some(gather) = &gather {
+            } else if let Some(gather) = gather {
                 gather.backward(plan, delta, offsets, &mut grad);
             } else {
                 backward_overlapping(plan, delta, offsets, &mut grad);
@@ -957,7 +978,8 @@ fn backward<T: Float + Send + Sync, O: Offset>(
 
 /// Whether [`Gathering`] takes windows of `cells` cells, one cell apart on
 /// both axes, over rows of `mid` cells under full windows only: where it
-/// beat a read-modify-write per delta on the 2-core development machine.
+/// beat a read-modify-write per delta on the earlier, AVX-512 development
+/// machine (AMD Zen 4).
 /// At one thread, into a caller's gradient, 2x2/s1 took 0.50x the time on
 /// (8, 64, 112, 112) and 0.68x on (32, 64, 56, 56); 3x3/s1/p1 0.82x on the
 /// first but 1.10x on the second (blocks of 32, not 64); 5x5/s1/p2 2.3x,
@@ -1300,5 +1322,65 @@ fn land_run<T: Copy, O: Offset>(
 ) {
     for (j, (&d, &offset)) in deltas.iter().zip(offsets).enumerate() {
         land(&mut cells[j * stride + distances[offset.to_usize()]], d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::Array4;
+
+    use super::{Gathering, Offsets, Out, PoolElement, backward_by, max_pool2d_argmax};
+    use crate::Window2d;
+
+    /// Gathering runs on AVX-512 CPUs only; on every CPU it must give the
+    /// bits of one delta per window, which adds in the reference's order.
+    fn gathering_matches_scatter<T: PoolElement + num_traits::Float>() {
+        for (size, padding, width) in [(2, 0, 70), (3, 1, 112), (2, 1, 45)] {
+            let window = Window2d::new(size, 1).with_padding(padding);
+            // few distinct values: ties, and winners shared by windows
+            let x = Array4::from_shape_fn((2, 3, 9, width), |(a, b, i, j)| {
+                T::from((a * 131 + b * 71 + i * 31 + j * 17) % 13).unwrap()
+            });
+            let (y, argmax) = max_pool2d_argmax(&x, &window).unwrap();
+            // deltas of many bits, so that only the reference's order of
+            // adds gives the reference's sums
+            let delta = Array4::from_shape_fn(y.raw_dim(), |(a, b, i, j)| {
+                T::from(((a + 1) * (b + 2) * (i + 3) * (j + 5)) as f64)
+                    .unwrap()
+                    .sqrt()
+            });
+            let plan = &argmax.plan;
+            let gather = Gathering::new(plan).expect("the geometry gathers");
+            let Offsets::U8(offsets) = &argmax.offsets else {
+                panic!("windows of up to 9 cells keep one byte per offset");
+            };
+            let mut gathered = Array4::from_elem(x.raw_dim(), T::nan());
+            let mut scattered = Array4::from_elem(x.raw_dim(), T::nan());
+            let into = Out::Given(gathered.as_slice_mut().unwrap());
+            backward_by(&delta, plan, offsets, into, Some(&gather));
+            let into = Out::Given(scattered.as_slice_mut().unwrap());
+            backward_by(&delta, plan, offsets, into, None);
+            for (g, s) in gathered.iter().zip(&scattered) {
+                assert!(
+                    !num_traits::Float::is_nan(*s),
+                    "the scatter wrote every cell"
+                );
+                assert_eq!(
+                    g.to_f64().unwrap().to_bits(),
+                    s.to_f64().unwrap().to_bits(),
+                    "{size}x{size}/s1/p{padding}, width {width}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn gathering_matches_scatter_f32() {
+        gathering_matches_scatter::<f32>();
+    }
+
+    #[test]
+    fn gathering_matches_scatter_f64() {
+        gathering_matches_scatter::<f64>();
     }
 }
