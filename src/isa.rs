@@ -6,15 +6,18 @@
 //! and whose compares yield mask registers, or else AVX2 (x86-64-v3), eight
 //! `f32` to a vector. The kernels so compiled are the separable max and min
 //! (row reductions, the stride-2 split of long runs, the combine of window
-//! rows), the 2x2 max, min and mean, the 3x3 mean, the stride-phase splits
-//! and the mean backward's gathering passes. On the earlier AVX-512
+//! rows), the 2x2 max, min and mean, the 3x3 and general mean, the
+//! stride-phase splits and the mean backward's gathering passes, and on
+//! AVX-512 only the max backward's gathering, which elsewhere lost to a
+//! scatter of one delta per window. On the earlier AVX-512
 //! development machine the AVX-512 copies made those forwards 15–28 %
 //! faster, and the 2x2 and 3x3 mean forwards 5–7 % (see the README's
 //! Performance section). [`wide_isa`] tells a kernel which set it is
 //! compiled for, where the best shape of its loop differs: the 3x3 mean
 //! forward and the 3x3/stride-2 mean backward go in blocks of sixteen
 //! windows on AVX-512, the mean forward on AVX2 too, and the plain loop
-//! elsewhere. The max backward's scatter gained nothing from wider
+//! elsewhere. [`wide_skipping_avx2`] keeps AVX-512 and skips AVX2 where
+//! AVX2 was slower. The max backward's scatter gained nothing from wider
 //! vectors, so it stays portable. The closures handed to [`wide`] are
 //! `#[inline(always)]`: one left out of line is compiled for SSE2 only,
 //! whatever its caller was compiled for.
@@ -26,7 +29,7 @@
 //! (`NDARRAY_POOLING_PORTABLE`, set to anything, is `portable`). The test
 //! suite runs under each cap, and all must give the same bits.
 //!
-//! The other is [`prefetch`]: `_mm_prefetch`, a hint to start loading a
+//! The third is [`prefetch`]: `_mm_prefetch`, a hint to start loading a
 //! cache line, which is `unsafe` only because it is an SSE instruction, and
 //! every x86-64 CPU has SSE. The 2x2 forwards and the mean forward prefetch
 //! the input rows they read a few rows later; on the 2-core development
@@ -69,8 +72,10 @@ pub(crate) fn wide<R>(len: usize, kernel: impl FnOnce() -> R) -> R {
 /// 2-core development machine (AMD Zen 3). Most store a cell's old value
 /// back where a compare fails (`x[j] = if c { v } else { x[j] }`), which
 /// LLVM makes a masked store: AVX-512 does that at full speed, AVX2's
-/// `vmaskmovps` slowly on AMD's cores (the max forward of (8, 64, 112, 112)
-/// 5x5/s2/p2 took 1.55x the time of the portable kernel, 4x4/s4 1.3x).
+/// `vmaskmovps` slowly on AMD's cores (with the per-tap passes of the
+/// separable max and the combine of tall windows on AVX2, the max forward
+/// of (8, 64, 112, 112) 5x5/s2/p2 took 1.6x the time of the portable
+/// kernels, 4x4/s4 1.3x).
 #[inline(always)]
 pub(crate) fn wide_skipping_avx2<R>(len: usize, kernel: impl FnOnce() -> R) -> R {
     wide_isa(
