@@ -7,6 +7,7 @@ use std::ops::Range;
 use ndarray::{ArrayRef, Ix4};
 use num_traits::Zero;
 
+use crate::isa::{self, Isa};
 use crate::layout::{plane_slice, plane_view};
 
 /// Below this many input elements a call stays on the calling thread: forking
@@ -195,15 +196,19 @@ const GROW_FROM: usize = 8 << 20;
 
 /// How many cells of `A` ahead of the work [`Part::zeros_to`] should zero
 /// in a caller's array, for a backward whose windows move down `stride`
-/// rows at a time. On the 2-core development machine, at one thread,
-/// zeroing 4 KiB ahead, not just the rows the next windows reach, made the
-/// 3x3/s2/p1 max backward of (8, 64, 112, 112) into a caller's gradient take
-/// 0.86–0.88x the time, at one thread and at two; 2 KiB and 8 KiB gained
-/// less. At stride 1, where the backward spends its time adding rather than
-/// waiting for lines, it took 9–12 % longer, so there it zeroes only what
-/// the windows reach.
+/// rows at a time. On the AVX-512 development machine (AMD Zen 4), at one
+/// thread, zeroing 4 KiB ahead, not just the rows the next windows reach,
+/// made the 3x3/s2/p1 max backward of (8, 64, 112, 112) into a caller's
+/// gradient take 0.86–0.88x the time, at one thread and at two; 2 KiB and
+/// 8 KiB gained less. At stride 1, where the backward spends its time
+/// adding rather than waiting for lines, it took 9–12 % longer, so there it
+/// zeroes only what the windows reach. On the AVX2 development machine (AMD
+/// Zen 3) zeroing only what the windows reach was the faster at every
+/// stride: 0.80x the time of 4 KiB ahead at one thread and 0.71x at two
+/// (3x3/s2/p1), 0.80x at 5x5/s2/p2. The instruction set stands for the
+/// machine here, from one machine of each.
 pub(crate) fn zero_ahead<A>(stride: usize) -> usize {
-    if stride > 1 {
+    if stride > 1 && isa::chosen() == Isa::Avx512 {
         ZERO_AHEAD / std::mem::size_of::<A>().max(1)
     } else {
         0
@@ -495,4 +500,40 @@ fn run<T: Send>(tasks: Vec<T>, work: impl Fn(T) + Sync) {
 #[cfg(not(feature = "rayon"))]
 fn run<T: Send>(tasks: Vec<T>, work: impl Fn(T) + Sync) {
     tasks.into_iter().for_each(work);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Part;
+
+    /// Zeroing ahead (taken on AVX-512 CPUs only) zeroes what the work
+    /// reaches and `ahead` cells past what it reached before, never past
+    /// the part, and leaves what the work wrote.
+    #[test]
+    fn zeros_ahead_of_the_work_within_the_part() {
+        let mut cells = [7.0f32; 20];
+        let mut part = Part::of_slice(&mut cells, false);
+        let first = part.zeros_to(3, 5);
+        assert_eq!(first, &[0.0; 3]);
+        first[0] = 1.0;
+        // cells 3..5 were zeroed ahead; reaching 4 zeroes nothing new
+        part.zeros_to(4, 5)[3] = 2.0;
+        // past the 5 zeroed: 5..10, at least 5 past them
+        part.zeros_to(6, 5);
+        // reaching 18 zeroes 10..18, reaching 19 the rest of the part
+        part.zeros_to(18, 5);
+        part.zeros_to(19, 5);
+        drop(part);
+        let mut expected = [0.0f32; 20];
+        expected[0] = 1.0;
+        expected[3] = 2.0;
+        assert_eq!(cells, expected);
+
+        let mut cells = [7.0f32; 20];
+        let mut part = Part::of_slice(&mut cells, false);
+        part.zeros_to(2, 4);
+        drop(part);
+        assert_eq!(&cells[..4], &[0.0; 4]);
+        assert_eq!(&cells[4..], &[7.0; 16]);
+    }
 }
