@@ -68,8 +68,8 @@ pub(crate) fn wide<R>(len: usize, kernel: impl FnOnce() -> R) -> R {
     )
 }
 
-/// [`wide`] on AVX-512 only, for kernels that AVX2 made slower on the
-/// 2-core development machine (AMD Zen 3). Most store a cell's old value
+/// [`wide`], but portable instead of AVX2 where `skip`: for kernels that
+/// AVX2 made slower on the 2-core development machine (AMD Zen 3). Most store a cell's old value
 /// back where a compare fails (`x[j] = if c { v } else { x[j] }`), which
 /// LLVM makes a masked store: AVX-512 does that at full speed, AVX2's
 /// `vmaskmovps` slowly on AMD's cores (with the per-tap passes of the
@@ -77,12 +77,12 @@ pub(crate) fn wide<R>(len: usize, kernel: impl FnOnce() -> R) -> R {
 /// of (8, 64, 112, 112) 5x5/s2/p2 took 1.6x the time of the portable
 /// kernels, 4x4/s4 1.3x).
 #[inline(always)]
-pub(crate) fn wide_skipping_avx2<R>(len: usize, kernel: impl FnOnce() -> R) -> R {
+pub(crate) fn wide_skipping_avx2<R>(skip: bool, len: usize, kernel: impl FnOnce() -> R) -> R {
     wide_isa(
         len,
         #[inline(always)]
         |isa| match isa {
-            Isa::Avx2 => portable(kernel),
+            Isa::Avx2 if skip => portable(kernel),
             _ => kernel(),
         },
     )

@@ -636,8 +636,7 @@ fn mean_3_band<T: Float, const S: usize>(
                 let out_row = &mut out[k * out_width..(k + 1) * out_width];
                 let mid = &mut out_row[interior.clone()];
                 match isa {
-                    Isa::Avx512 => mean_3_blocks::<T, S, 16>(rows, mid, &divide),
-                    Isa::Avx2 => mean_3_blocks::<T, S, 16>(rows, mid, &divide),
+                    Isa::Avx512 | Isa::Avx2 => mean_3_blocks::<T, S>(rows, mid, &divide),
                     Isa::Portable => mean_3_row::<T, S>(rows, mid, &divide),
                 }
                 edge_means(plan, input, row_window, divisors, out_row);
@@ -704,11 +703,12 @@ fn mean_3_row<T: Float, const S: usize>(rows: [&[T]; 3], out: &mut [T], divide: 
 /// vectorizer leaves the last iteration scalar, as its loads would reach
 /// past the window's last cell.
 #[inline(always)]
-fn mean_3_blocks<T: Float, const S: usize, const LANES: usize>(
+fn mean_3_blocks<T: Float, const S: usize>(
     rows: [&[T]; 3],
     out: &mut [T],
     divide: &impl Fn(T) -> T,
 ) {
+    const LANES: usize = 16;
     let n = out.len();
     // the extra window reads S cells past the last window
     let available = rows.iter().map(|row| row.len()).min().unwrap_or(0);
@@ -719,9 +719,8 @@ fn mean_3_blocks<T: Float, const S: usize, const LANES: usize>(
     let mut done = 0;
     while done < n {
         let first = done.min(n - LANES);
-        // room for sixteen lanes and the extra window
-        let mut block = [T::zero(); 17];
-        mean_3_run::<T, S>(rows, S * first, &mut block[..LANES + 1], divide);
+        let mut block = [T::zero(); LANES + 1];
+        mean_3_run::<T, S>(rows, S * first, &mut block, divide);
         out[first..first + LANES].copy_from_slice(&block[..LANES]);
         done = first + LANES;
     }
@@ -1260,9 +1259,8 @@ fn spread<T: Float, const L: usize>(shares: [&[T]; L], cells: &mut [T]) {
         pairs.len(),
         #[inline(always)]
         |isa| match isa {
-            Isa::Avx512 => spread_blocks::<T, L, 16>(shares, pairs),
-            Isa::Avx2 => spread_pairs::<T, L>(shares, 0, pairs),
-            Isa::Portable => spread_pairs::<T, L>(shares, 0, pairs),
+            Isa::Avx512 => spread_blocks::<T, L>(shares, pairs),
+            Isa::Avx2 | Isa::Portable => spread_pairs::<T, L>(shares, 0, pairs),
         },
     );
     if let [last] = last {
@@ -1278,7 +1276,8 @@ fn spread<T: Float, const L: usize>(shares: [&[T]; L], cells: &mut [T]) {
 /// pairs, the last block overlapping the one before, so that no pair is
 /// left to a scalar remainder; each block is computed into a local array.
 #[inline(always)]
-fn spread_blocks<T: Float, const L: usize, const LANES: usize>(shares: [&[T]; L], pairs: &mut [T]) {
+fn spread_blocks<T: Float, const L: usize>(shares: [&[T]; L], pairs: &mut [T]) {
+    const LANES: usize = 16;
     let n = pairs.len() / 2;
     if n < LANES {
         spread_pairs::<T, L>(shares, 0, pairs);
@@ -1287,9 +1286,9 @@ fn spread_blocks<T: Float, const L: usize, const LANES: usize>(shares: [&[T]; L]
     let mut done = 0;
     while done < n {
         let first = done.min(n - LANES);
-        let mut block = [[T::zero(); 2]; LANES];
-        spread_pairs::<T, L>(shares, first, block.as_flattened_mut());
-        pairs[2 * first..2 * (first + LANES)].copy_from_slice(block.as_flattened());
+        let mut block = [T::zero(); 2 * LANES];
+        spread_pairs::<T, L>(shares, first, &mut block);
+        pairs[2 * first..2 * (first + LANES)].copy_from_slice(&block);
         done = first + LANES;
     }
 }

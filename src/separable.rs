@@ -683,21 +683,13 @@ fn combine<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     out: &mut [T],
     offsets: &mut [O],
 ) {
-    let n = plan.out_width();
-    if plan.rows.size <= 3 {
-        isa::wide(
-            n,
-            #[inline(always)]
-            || combine_in::<T, E, O, INDEX>(plan, windows, low, pitch, best, tap, out, offsets),
-        )
-    } else {
-        // taller windows fold a row at a time into the output, keeping cells
-        isa::wide_skipping_avx2(
-            n,
-            #[inline(always)]
-            || combine_in::<T, E, O, INDEX>(plan, windows, low, pitch, best, tap, out, offsets),
-        )
-    }
+    // taller windows fold a row at a time into the output, keeping cells
+    isa::wide_skipping_avx2(
+        plan.rows.size > 3,
+        plan.out_width(),
+        #[inline(always)]
+        || combine_in::<T, E, O, INDEX>(plan, windows, low, pitch, best, tap, out, offsets),
+    )
 }
 
 /// The body of [`combine`], inlined into each instruction set's copy:
