@@ -36,8 +36,9 @@ pub use max::{
 };
 pub use mean::{mean_pool2d, mean_pool2d_backward, mean_pool2d_backward_into, mean_pool2d_into};
 pub use nhwc::{
-    max_pool2d_nhwc, max_pool2d_nhwc_backward, max_pool2d_nhwc_without_indices, mean_pool2d_nhwc,
-    mean_pool2d_nhwc_backward,
+    max_pool2d_nhwc, max_pool2d_nhwc_backward, max_pool2d_nhwc_backward_into, max_pool2d_nhwc_into,
+    max_pool2d_nhwc_without_indices, max_pool2d_nhwc_without_indices_into, mean_pool2d_nhwc,
+    mean_pool2d_nhwc_backward, mean_pool2d_nhwc_backward_into, mean_pool2d_nhwc_into,
 };
 pub use pool::{Pool2d, Pool2dBuilder, PoolMode};
 pub use unpool::{

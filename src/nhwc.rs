@@ -1,16 +1,29 @@
 //! Channels-last (NHWC) pooling: the same windows and semantics as the NCHW
 //! functions, with the channels innermost, so every window cell is one
 //! contiguous run of `C` values and the kernels vectorize across channels.
+//!
+//! A forward holds a block of [`LANES`] channels of one window in registers
+//! over all the window's cells and writes it once; the last block of a
+//! cell's channels overlaps the one before, so no channel is left to a
+//! scalar loop. A backward adds each window's shares a block at a time into
+//! its cells, and zeroes the gradient a row ahead of the windows, not in a
+//! pass of its own. Images go to threads (and bands of output rows, in a
+//! forward with fewer images than threads) as NCHW planes do.
 
 use ndarray::{Array4, ArrayRef, Axis, Ix4};
 use num_traits::Float;
 
 use crate::PoolError;
 use crate::element::{Extremum, Largest, MeanElement, PoolElement};
-use crate::geometry::{MeanDivisor, Plan, Window2d, output_shape};
-use crate::layout::{check_shape, shape4, standard_slice_mut};
+use crate::geometry::{AxisWindow, MeanDivisor, Plan, Window2d, output_shape};
+use crate::isa;
+use crate::layout::{check_shape, new_array, shape4, with_standard_layout};
 use crate::mean::to_float;
 use crate::parallel::{Out, Task, for_each_band};
+
+/// Channels a block of the kernels holds at once: two AVX2 vectors of `f32`,
+/// one AVX-512 vector.
+const LANES: usize = 16;
 
 /// The plan for an NHWC input, and the NHWC output shape.
 fn plan(x_shape: [usize; 4], window: &Window2d) -> Result<(Plan, [usize; 4]), PoolError> {
@@ -31,6 +44,53 @@ fn image<'a, T: Copy>(x: &'a ArrayRef<T, Ix4>, n: usize, scratch: &'a mut Vec<T>
             scratch.extend(image.iter().copied());
             scratch
         }
+    }
+}
+
+/// The cells of every window of one output row: window `j`'s are
+/// `cells[starts[j]..starts[j + 1]]`, as `row * W + col` in row-major window
+/// order, and `offsets` the same times `C`, where their values start.
+struct RowCells {
+    cells: Vec<usize>,
+    offsets: Vec<usize>,
+    starts: Vec<usize>,
+}
+
+impl RowCells {
+    fn new() -> Self {
+        RowCells {
+            cells: Vec::new(),
+            offsets: Vec::new(),
+            starts: Vec::new(),
+        }
+    }
+
+    /// The windows of `row_window`'s output row, in an image `W` cells wide
+    /// of `C` channels.
+    fn fill(&mut self, plan: &Plan, row_window: &AxisWindow, (w, c): (usize, usize)) {
+        let RowCells {
+            cells,
+            offsets,
+            starts,
+        } = self;
+        cells.clear();
+        starts.clear();
+        starts.push(0);
+        for col_window in &plan.cols.windows {
+            for row in plan.rows.cells(row_window) {
+                cells.extend(plan.cols.cells(col_window).map(|col| row * w + col));
+            }
+            starts.push(cells.len());
+        }
+        offsets.clear();
+        offsets.extend(cells.iter().map(|&cell| cell * c));
+    }
+
+    /// Window `j`'s cells and their offsets.
+    #[inline(always)]
+    fn window(&self, j: usize) -> (&[usize], &[usize]) {
+        let span = self.starts[j]..self.starts[j + 1];
+        (&self.cells[span.clone()], &self.offsets[span])
     }
 }
 
@@ -63,15 +123,55 @@ pub fn max_pool2d_nhwc<T: PoolElement>(
     window: &Window2d,
 ) -> Result<(Array4<T>, Array4<i64>), PoolError> {
     let (plan, shape) = plan(shape4(x), window)?;
-    let mut out = Array4::zeros(shape);
-    let mut indices = Array4::zeros(shape);
-    extreme::<T, Largest, true>(
-        x,
-        &plan,
-        standard_slice_mut(&mut out),
-        standard_slice_mut(&mut indices),
-    );
+    let mut indices = Vec::new();
+    let out = new_array(shape, |cells| {
+        let indices = Out::new(&mut indices, shape);
+        extreme::<T, Largest, true>(x, &plan, Out::new(cells, shape), indices);
+    });
+    let indices = Array4::from_shape_vec(shape, indices).expect("the work fills every index");
     Ok((out, indices))
+}
+
+/// [`max_pool2d_nhwc`] into `out` and `indices`, which must have the output
+/// shape `(N, OH, OW, C)`: a training loop that keeps both allocates nothing
+/// per step.
+///
+/// # Errors
+///
+/// Every geometry error of [`Window2d::output_shape`], and
+/// [`PoolError::ShapeMismatch`] if `out` or `indices` has another shape.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::Array4;
+/// use ndarray_pooling::{max_pool2d_nhwc_into, PoolError, Window2d};
+///
+/// let window = Window2d::new(2, 2);
+/// let mut out = Array4::<f32>::zeros((2, 4, 4, 32));
+/// let mut indices = Array4::<i64>::zeros((2, 4, 4, 32));
+/// for step in 0..3 {
+///     let x = Array4::from_shape_fn((2, 8, 8, 32), |(_, h, w, _)| (step + h * 8 + w) as f32);
+///     max_pool2d_nhwc_into(&x, &window, &mut out, &mut indices)?;
+/// }
+/// assert_eq!((out[[0, 0, 0, 0]], indices[[0, 0, 0, 0]]), (11., 9));
+/// # Ok::<(), PoolError>(())
+/// ```
+pub fn max_pool2d_nhwc_into<T: PoolElement>(
+    x: &ArrayRef<T, Ix4>,
+    window: &Window2d,
+    out: &mut ArrayRef<T, Ix4>,
+    indices: &mut ArrayRef<i64, Ix4>,
+) -> Result<(), PoolError> {
+    let (plan, shape) = plan(shape4(x), window)?;
+    check_shape("output", out, shape)?;
+    check_shape("indices", indices, shape)?;
+    with_standard_layout(out, |out| {
+        with_standard_layout(indices, |indices| {
+            extreme::<T, Largest, true>(x, &plan, Out::Given(out), Out::Given(indices));
+        });
+    });
+    Ok(())
 }
 
 /// [`max_pool2d_nhwc`] without the indices, for inference.
@@ -97,9 +197,41 @@ pub fn max_pool2d_nhwc_without_indices<T: PoolElement>(
     window: &Window2d,
 ) -> Result<Array4<T>, PoolError> {
     let (plan, shape) = plan(shape4(x), window)?;
-    let mut out = Array4::zeros(shape);
-    extreme::<T, Largest, false>(x, &plan, standard_slice_mut(&mut out), &mut []);
-    Ok(out)
+    Ok(new_array(shape, |cells| {
+        extreme::<T, Largest, false>(x, &plan, Out::new(cells, shape), Out::Given(&mut []));
+    }))
+}
+
+/// [`max_pool2d_nhwc_without_indices`] into `out`, which must have the
+/// output shape `(N, OH, OW, C)`.
+///
+/// # Errors
+///
+/// Every geometry error of [`Window2d::output_shape`], and
+/// [`PoolError::ShapeMismatch`] if `out` has another shape.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::Array4;
+/// use ndarray_pooling::{max_pool2d_nhwc_without_indices_into, PoolError, Window2d};
+///
+/// let mut out = Array4::<f64>::zeros((1, 3, 3, 24));
+/// max_pool2d_nhwc_without_indices_into(&Array4::ones((1, 7, 7, 24)), &Window2d::new(3, 2), &mut out)?;
+/// assert_eq!(out, Array4::ones((1, 3, 3, 24)));
+/// # Ok::<(), PoolError>(())
+/// ```
+pub fn max_pool2d_nhwc_without_indices_into<T: PoolElement>(
+    x: &ArrayRef<T, Ix4>,
+    window: &Window2d,
+    out: &mut ArrayRef<T, Ix4>,
+) -> Result<(), PoolError> {
+    let (plan, shape) = plan(shape4(x), window)?;
+    check_shape("output", out, shape)?;
+    with_standard_layout(out, |out| {
+        extreme::<T, Largest, false>(x, &plan, Out::Given(out), Out::Given(&mut []));
+    });
+    Ok(())
 }
 
 /// Max pooling backward for NHWC arrays: each delta of `delta`
@@ -129,6 +261,53 @@ pub fn max_pool2d_nhwc_backward<T: Float + Send + Sync>(
     indices: &ArrayRef<i64, Ix4>,
     input_shape: [usize; 4],
 ) -> Result<Array4<T>, PoolError> {
+    check_scatter(delta, indices, input_shape)?;
+    Ok(new_array(input_shape, |cells| {
+        scatter(delta, indices, input_shape, Out::new(cells, input_shape));
+    }))
+}
+
+/// [`max_pool2d_nhwc_backward`] into `grad`, which must have the forward's
+/// input shape `(N, H, W, C)`; every cell of `grad` is overwritten.
+///
+/// # Errors
+///
+/// As [`max_pool2d_nhwc_backward`] with `grad`'s shape as the input shape;
+/// on an error `grad` is left as it was.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::Array4;
+/// use ndarray_pooling::{max_pool2d_nhwc, max_pool2d_nhwc_backward_into, PoolError, Window2d};
+///
+/// let x = Array4::from_shape_fn((1, 4, 4, 8), |(_, h, w, c)| (h * 4 + w + c) as f32);
+/// let (y, indices) = max_pool2d_nhwc(&x, &Window2d::new(2, 2))?;
+/// let mut grad = Array4::from_elem((1, 4, 4, 8), 7f32); // overwritten
+/// max_pool2d_nhwc_backward_into(&y.mapv(|_| 1.), &indices, &mut grad)?;
+/// assert_eq!((grad.sum(), grad[[0, 1, 1, 0]]), (32., 1.));
+/// # Ok::<(), PoolError>(())
+/// ```
+pub fn max_pool2d_nhwc_backward_into<T: Float + Send + Sync>(
+    delta: &ArrayRef<T, Ix4>,
+    indices: &ArrayRef<i64, Ix4>,
+    grad: &mut ArrayRef<T, Ix4>,
+) -> Result<(), PoolError> {
+    let input_shape = shape4(grad);
+    check_scatter(delta, indices, input_shape)?;
+    with_standard_layout(grad, |grad| {
+        scatter(delta, indices, input_shape, Out::Given(grad));
+    });
+    Ok(())
+}
+
+/// The checks of [`max_pool2d_nhwc_backward`], all before any cell is
+/// written.
+fn check_scatter<T>(
+    delta: &ArrayRef<T, Ix4>,
+    indices: &ArrayRef<i64, Ix4>,
+    input_shape: [usize; 4],
+) -> Result<(), PoolError> {
     let [n, h, w, c] = input_shape;
     let [dn, out_h, out_w, dc] = shape4(delta);
     let expected = [n, out_h, out_w, c];
@@ -141,16 +320,42 @@ pub fn max_pool2d_nhwc_backward<T: Float + Send + Sync>(
     }
     check_shape("indices", indices, expected)?;
     let plane_len = h * w;
-    let mut grad = Array4::zeros(input_shape);
-    for ((b, i, j, ch), &index) in indices.indexed_iter() {
-        let cell = usize::try_from(index)
-            .ok()
-            .filter(|&cell| cell < plane_len)
-            .ok_or(PoolError::IndexOutOfBounds { index, plane_len })?;
-        let slot = &mut grad[[b, cell / w, cell % w, ch]];
-        *slot = *slot + delta[[b, i, j, ch]];
+    let outside = |&&index: &&i64| usize::try_from(index).map_or(true, |cell| cell >= plane_len);
+    match indices.iter().find(outside) {
+        Some(&index) => Err(PoolError::IndexOutOfBounds { index, plane_len }),
+        None => Ok(()),
     }
-    Ok(grad)
+}
+
+/// Each delta added to the cell its (checked) index names, image by image,
+/// in output order.
+fn scatter<T: Float + Send + Sync>(
+    delta: &ArrayRef<T, Ix4>,
+    indices: &ArrayRef<i64, Ix4>,
+    [n, h, w, c]: [usize; 4],
+    grad: Out<'_, T>,
+) {
+    let none = Out::<u8>::Given(&mut []);
+    for_each_band(grad, none, n, 1, delta.len(), false, |task| {
+        let Task {
+            plane: b,
+            first: mut grad,
+            ..
+        } = task;
+        let grad = grad.zeros_to(h * w * c, 0);
+        let (mut delta_scratch, mut index_scratch) = (Vec::new(), Vec::new());
+        let deltas = image(delta, b, &mut delta_scratch);
+        let indices = image(indices, b, &mut index_scratch);
+        if c == 0 {
+            return;
+        }
+        for (deltas, indices) in deltas.chunks_exact(c).zip(indices.chunks_exact(c)) {
+            for (ch, (&d, &index)) in deltas.iter().zip(indices).enumerate() {
+                let cell = &mut grad[index as usize * c + ch];
+                *cell = *cell + d;
+            }
+        }
+    });
 }
 
 /// Mean pooling of an NHWC array; exactly [`mean_pool2d`](crate::mean_pool2d)
@@ -177,57 +382,43 @@ pub fn mean_pool2d_nhwc<T: MeanElement>(
     divisor: MeanDivisor,
 ) -> Result<Array4<T>, PoolError> {
     let (plan, shape) = plan(shape4(x), window)?;
-    let mut out = Array4::zeros(shape);
-    T::in_accumulator(&[x], &mut out, |x, out| {
-        mean_into(x[0], &plan, divisor, out);
-        Ok(())
-    })?;
-    Ok(out)
+    Ok(T::new_in_accumulator(&[x], shape, |x, cells| {
+        mean(x[0], &plan, divisor, Out::new(cells, shape));
+    }))
 }
 
-/// Mean forward into a fresh standard-layout `out`, summing in `T`.
-fn mean_into<T: Float + Send + Sync>(
+/// [`mean_pool2d_nhwc`] into `out`, which must have the output shape
+/// `(N, OH, OW, C)`.
+///
+/// # Errors
+///
+/// Every geometry error of [`Window2d::output_shape`], and
+/// [`PoolError::ShapeMismatch`] if `out` has another shape.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::Array4;
+/// use ndarray_pooling::{mean_pool2d_nhwc_into, MeanDivisor, PoolError, Window2d};
+///
+/// let mut out = Array4::<f32>::zeros((2, 4, 4, 20));
+/// let x = Array4::from_elem((2, 8, 8, 20), 3f32);
+/// mean_pool2d_nhwc_into(&x, &Window2d::new(2, 2), MeanDivisor::default(), &mut out)?;
+/// assert_eq!(out, Array4::from_elem((2, 4, 4, 20), 3.));
+/// # Ok::<(), PoolError>(())
+/// ```
+pub fn mean_pool2d_nhwc_into<T: MeanElement>(
     x: &ArrayRef<T, Ix4>,
-    plan: &Plan,
+    window: &Window2d,
     divisor: MeanDivisor,
     out: &mut ArrayRef<T, Ix4>,
-) {
-    let [n, _, w, c] = shape4(x);
-    let row_len = plan.out_width() * c;
-    let out = out.as_slice_mut().expect("a fresh standard-layout array");
-    let none: &mut [u8] = &mut [];
-    let (out, none) = (Out::Given(out), Out::Given(none));
-    for_each_band(out, none, n, plan.out_height(), x.len(), true, |task| {
-        let Task {
-            plane: b,
-            rows,
-            first: mut out,
-            ..
-        } = task;
-        let out = out.all();
-        let mut scratch = Vec::new();
-        let image = image(x, b, &mut scratch);
-        for (row_window, out_row) in plan.rows.windows[rows]
-            .iter()
-            .zip(out.chunks_exact_mut(row_len))
-        {
-            for (col_window, sums) in plan.cols.windows.iter().zip(out_row.chunks_exact_mut(c)) {
-                sums.fill(T::zero());
-                for row in plan.rows.cells(row_window) {
-                    for col in plan.cols.cells(col_window) {
-                        let cell = &image[(row * w + col) * c..][..c];
-                        for (sum, &value) in sums.iter_mut().zip(cell) {
-                            *sum = *sum + value;
-                        }
-                    }
-                }
-                let d = to_float(Plan::divisor(row_window, col_window, divisor));
-                for sum in sums.iter_mut() {
-                    *sum = *sum / d;
-                }
-            }
-        }
-    });
+) -> Result<(), PoolError> {
+    let (plan, shape) = plan(shape4(x), window)?;
+    check_shape("output", out, shape)?;
+    T::in_accumulator(&[x], out, |x, out| {
+        with_standard_layout(out, |out| mean(x[0], &plan, divisor, Out::Given(out)));
+        Ok(())
+    })
 }
 
 /// Mean pooling backward for NHWC arrays; exactly
@@ -257,55 +448,64 @@ pub fn mean_pool2d_nhwc_backward<T: MeanElement>(
 ) -> Result<Array4<T>, PoolError> {
     let (plan, shape) = plan(input_shape, window)?;
     check_shape("delta", delta, shape)?;
-    let mut grad = Array4::zeros(input_shape);
-    T::in_accumulator(&[delta], &mut grad, |delta, grad| {
-        mean_backward_into(delta[0], &plan, divisor, grad);
-        Ok(())
-    })?;
-    Ok(grad)
+    Ok(T::new_in_accumulator(
+        &[delta],
+        input_shape,
+        |delta, cells| {
+            mean_backward(delta[0], &plan, divisor, Out::new(cells, input_shape));
+        },
+    ))
 }
 
-/// Mean backward into a zeroed standard-layout `grad`, in `T`.
-fn mean_backward_into<T: Float + Send + Sync>(
+/// [`mean_pool2d_nhwc_backward`] into `grad`, whose shape is the forward's
+/// input shape `(N, H, W, C)`; every cell of `grad` is overwritten.
+///
+/// # Errors
+///
+/// Every geometry error of [`Window2d::output_shape`] for `grad`'s shape, and
+/// [`PoolError::ShapeMismatch`] if `delta` is not shaped like the forward's
+/// output.
+///
+/// # Examples
+///
+/// ```
+/// use ndarray::Array4;
+/// use ndarray_pooling::{mean_pool2d_nhwc_backward_into, MeanDivisor, PoolError, Window2d};
+///
+/// let mut grad = Array4::from_elem((1, 4, 4, 16), 9f64); // overwritten
+/// let delta = Array4::from_elem((1, 2, 2, 16), 4.);
+/// mean_pool2d_nhwc_backward_into(&delta, &Window2d::new(2, 2), MeanDivisor::default(), &mut grad)?;
+/// assert_eq!(grad, Array4::ones((1, 4, 4, 16)));
+/// # Ok::<(), PoolError>(())
+/// ```
+pub fn mean_pool2d_nhwc_backward_into<T: MeanElement>(
     delta: &ArrayRef<T, Ix4>,
-    plan: &Plan,
+    window: &Window2d,
     divisor: MeanDivisor,
     grad: &mut ArrayRef<T, Ix4>,
-) {
-    let [_, _, w, c] = shape4(grad);
-    grad.fill(T::zero());
-    for (b, mut image) in grad.outer_iter_mut().enumerate() {
-        let image = image.as_slice_mut().expect("a fresh standard-layout array");
-        for (i, row_window) in plan.rows.windows.iter().enumerate() {
-            for (j, col_window) in plan.cols.windows.iter().enumerate() {
-                let d = to_float(Plan::divisor(row_window, col_window, divisor));
-                let deltas = delta
-                    .index_axis(Axis(0), b)
-                    .index_axis_move(Axis(0), i)
-                    .index_axis_move(Axis(0), j);
-                for row in plan.rows.cells(row_window) {
-                    for col in plan.cols.cells(col_window) {
-                        let cell = &mut image[(row * w + col) * c..][..c];
-                        for (g, &dv) in cell.iter_mut().zip(deltas.iter()) {
-                            *g = *g + dv / d;
-                        }
-                    }
-                }
-            }
-        }
-    }
+) -> Result<(), PoolError> {
+    let (plan, shape) = plan(shape4(grad), window)?;
+    check_shape("delta", delta, shape)?;
+    T::in_accumulator(&[delta], grad, |delta, grad| {
+        with_standard_layout(grad, |grad| {
+            mean_backward(delta[0], &plan, divisor, Out::Given(grad));
+        });
+        Ok(())
+    })
 }
 
-/// Max (or min) over every window of every image, `C` channels at a time.
+/// Max (or min) over every window of every image into `out` and, with
+/// `INDEX`, the winners' indices into `indices`.
 fn extreme<T: PoolElement, E: Extremum, const INDEX: bool>(
     x: &ArrayRef<T, Ix4>,
     plan: &Plan,
-    out: &mut [T],
-    indices: &mut [i64],
+    out: Out<'_, T>,
+    indices: Out<'_, i64>,
 ) {
-    let [n, _, w, c] = shape4(x);
+    let [n, h, w, c] = shape4(x);
     let row_len = plan.out_width() * c;
-    let (out, indices) = (Out::Given(out), Out::Given(indices));
+    // the blocks keep indices in `u32`, where a plane's cells fit
+    let blocks = c >= LANES && u32::try_from(h * w).is_ok();
     for_each_band(out, indices, n, plan.out_height(), x.len(), true, |task| {
         let Task {
             plane: b,
@@ -313,39 +513,317 @@ fn extreme<T: PoolElement, E: Extremum, const INDEX: bool>(
             first: mut out,
             second: mut indices,
         } = task;
-        let (out, indices) = (out.all(), indices.all());
         let mut scratch = Vec::new();
         let image = image(x, b, &mut scratch);
+        let mut cells = RowCells::new();
         for (i, row_window) in plan.rows.windows[rows].iter().enumerate() {
-            for (j, col_window) in plan.cols.windows.iter().enumerate() {
-                let at = i * row_len + j * c;
-                let best = &mut out[at..at + c];
-                let mut first = true;
-                for row in plan.rows.cells(row_window) {
-                    for col in plan.cols.cells(col_window) {
-                        let cell_index = (row * w + col) as i64;
-                        let cell = &image[(row * w + col) * c..][..c];
-                        if first {
-                            best.copy_from_slice(cell);
-                            if INDEX {
-                                indices[at..at + c].fill(cell_index);
-                            }
-                            first = false;
-                        } else if INDEX {
-                            let slots = best.iter_mut().zip(&mut indices[at..at + c]);
-                            for ((b, k), &v) in slots.zip(cell) {
-                                let better = E::wins(v, *b);
-                                *b = if better { v } else { *b };
-                                *k = if better { cell_index } else { *k };
-                            }
-                        } else {
-                            for (b, &v) in best.iter_mut().zip(cell) {
-                                *b = if E::wins(v, *b) { v } else { *b };
-                            }
-                        }
-                    }
-                }
+            let span = i * row_len..(i + 1) * row_len;
+            let out = &mut out.to(span.end)[span.clone()];
+            let indices: &mut [i64] = if INDEX {
+                &mut indices.to(span.end)[span]
+            } else {
+                &mut []
+            };
+            cells.fill(plan, row_window, (w, c));
+            if blocks {
+                extreme_row::<T, E, INDEX>((image, c), &cells, out, indices);
+            } else {
+                extreme_row_exact::<T, E, INDEX>((image, c), &cells, out, indices);
             }
         }
     });
+}
+
+/// One output row of [`extreme`] (`C` at least [`LANES`]): each window's
+/// channels a block at a time, the last block overlapping the one before.
+/// Window by window, so that the image is read in order: a block at a time
+/// over the whole row, reading every fourth cache line of `C = 64`, took
+/// several times as long on an input that does not stay in cache.
+#[inline(never)]
+fn extreme_row<T: PoolElement, E: Extremum, const INDEX: bool>(
+    (image, c): (&[T], usize),
+    cells: &RowCells,
+    out: &mut [T],
+    indices: &mut [i64],
+) {
+    isa::wide(
+        c,
+        #[inline(always)]
+        || {
+            for j in 0..cells.starts.len() - 1 {
+                let window = cells.window(j);
+                let mut done = 0;
+                while done < c {
+                    let first = done.min(c - LANES);
+                    let at = j * c + first;
+                    let out = &mut out[at..at + LANES];
+                    let indices: &mut [i64] = if INDEX {
+                        &mut indices[at..at + LANES]
+                    } else {
+                        &mut []
+                    };
+                    let image = &image[first..];
+                    // a plain comparison first; the rare block holding NaN again
+                    if extreme_block::<T, E, INDEX, false>(image, window, out, indices) {
+                        extreme_block::<T, E, INDEX, true>(image, window, out, indices);
+                    }
+                    done = first + LANES;
+                }
+            }
+        },
+    )
+}
+
+/// [`LANES`] channels of one window, whose cells (and their values'
+/// offsets in `image`) are `window`: the extreme of each channel over the
+/// cells in window order, held in registers and written once, with `INDEX`
+/// the winning cell too. With `EXACT`, NaN wins as in the reference's walk;
+/// without, values are compared plainly and a block holding NaN returns
+/// `true` having written nothing.
+#[inline(always)]
+fn extreme_block<T: PoolElement, E: Extremum, const INDEX: bool, const EXACT: bool>(
+    image: &[T],
+    (cells, offsets): (&[usize], &[usize]),
+    out: &mut [T],
+    indices: &mut [i64],
+) -> bool {
+    let run = |offset: usize| -> [T; LANES] {
+        image[offset..offset + LANES]
+            .try_into()
+            .expect("a block of LANES cells")
+    };
+    let mut values = run(offsets[0]);
+    let mut winners = [cells[0] as u32; LANES];
+    let mut nan = false;
+    for &value in &values {
+        nan |= value.is_nan();
+    }
+    for (&cell, &offset) in cells.iter().zip(offsets).skip(1) {
+        let (cells, k) = (run(offset), cell as u32);
+        for ((b, winner), &value) in values.iter_mut().zip(&mut winners).zip(&cells) {
+            nan |= value.is_nan();
+            let wins = if EXACT {
+                E::wins(value, *b)
+            } else {
+                E::beats(value, *b)
+            };
+            *b = if wins { value } else { *b };
+            if INDEX {
+                *winner = if wins { k } else { *winner };
+            }
+        }
+    }
+    if nan && !EXACT {
+        return true;
+    }
+    out.copy_from_slice(&values);
+    if INDEX {
+        for (index, &winner) in indices.iter_mut().zip(&winners) {
+            *index = i64::from(winner);
+        }
+    }
+    false
+}
+
+/// One output row of [`extreme`] a window's channels at a time, for fewer
+/// than [`LANES`] channels or planes of more than `u32::MAX` cells.
+#[inline(never)]
+fn extreme_row_exact<T: PoolElement, E: Extremum, const INDEX: bool>(
+    (image, c): (&[T], usize),
+    cells: &RowCells,
+    out: &mut [T],
+    indices: &mut [i64],
+) {
+    for j in 0..cells.starts.len() - 1 {
+        let (window, offsets) = cells.window(j);
+        let best = &mut out[j * c..(j + 1) * c];
+        best.copy_from_slice(&image[offsets[0]..][..c]);
+        if INDEX {
+            indices[j * c..(j + 1) * c].fill(window[0] as i64);
+        }
+        for (&cell, &offset) in window.iter().zip(offsets).skip(1) {
+            let values = &image[offset..][..c];
+            if INDEX {
+                let slots = best.iter_mut().zip(&mut indices[j * c..(j + 1) * c]);
+                for ((b, index), &value) in slots.zip(values) {
+                    let wins = E::wins(value, *b);
+                    *b = if wins { value } else { *b };
+                    *index = if wins { cell as i64 } else { *index };
+                }
+            } else {
+                for (b, &value) in best.iter_mut().zip(values) {
+                    *b = if E::wins(value, *b) { value } else { *b };
+                }
+            }
+        }
+    }
+}
+
+/// Mean pooling of every image into `out`, in `T`.
+fn mean<T: Float + Send + Sync>(
+    x: &ArrayRef<T, Ix4>,
+    plan: &Plan,
+    divisor: MeanDivisor,
+    out: Out<'_, T>,
+) {
+    let [n, _, w, c] = shape4(x);
+    let row_len = plan.out_width() * c;
+    let none = Out::<u8>::Given(&mut []);
+    for_each_band(out, none, n, plan.out_height(), x.len(), true, |task| {
+        let Task {
+            plane: b,
+            rows,
+            first: mut out,
+            ..
+        } = task;
+        let mut scratch = Vec::new();
+        let image = image(x, b, &mut scratch);
+        let (mut cells, mut divisors) = (RowCells::new(), Vec::new());
+        for (i, row_window) in plan.rows.windows[rows].iter().enumerate() {
+            let span = i * row_len..(i + 1) * row_len;
+            let out = &mut out.to(span.end)[span];
+            cells.fill(plan, row_window, (w, c));
+            row_divisors(plan, row_window, divisor, &mut divisors);
+            mean_row((image, c), &cells, &divisors, out);
+        }
+    });
+}
+
+/// The divisor of every window of `row_window`'s output row.
+fn row_divisors<T: Float>(
+    plan: &Plan,
+    row_window: &AxisWindow,
+    divisor: MeanDivisor,
+    divisors: &mut Vec<T>,
+) {
+    divisors.clear();
+    let of = |col_window| to_float::<T>(Plan::divisor(row_window, col_window, divisor));
+    divisors.extend(plan.cols.windows.iter().map(of));
+}
+
+/// One output row of [`mean`]: each window's channels summed over its
+/// cells in window order from zero, then divided by its divisor; for `C`
+/// of [`LANES`] or more a block of channels at a time, held in registers,
+/// the last block overlapping the one before.
+#[inline(never)]
+fn mean_row<T: Float>((image, c): (&[T], usize), cells: &RowCells, divisors: &[T], out: &mut [T]) {
+    isa::wide(
+        c,
+        #[inline(always)]
+        || {
+            if c < LANES {
+                for (j, &d) in divisors.iter().enumerate() {
+                    let out = &mut out[j * c..(j + 1) * c];
+                    out.fill(T::zero());
+                    for &offset in cells.window(j).1 {
+                        add_run(&image[offset..offset + c], out);
+                    }
+                    for value in out.iter_mut() {
+                        *value = *value / d;
+                    }
+                }
+                return;
+            }
+            for (j, &d) in divisors.iter().enumerate() {
+                let offsets = cells.window(j).1;
+                let mut done = 0;
+                while done < c {
+                    let first = done.min(c - LANES);
+                    let mut sums = [T::zero(); LANES];
+                    for &offset in offsets {
+                        let at = offset + first;
+                        add_run(&image[at..at + LANES], &mut sums);
+                    }
+                    let at = j * c + first;
+                    for (value, &sum) in out[at..at + LANES].iter_mut().zip(&sums) {
+                        *value = sum / d;
+                    }
+                    done = first + LANES;
+                }
+            }
+        },
+    )
+}
+
+/// `sums[k] += run[k]`.
+#[inline(always)]
+fn add_run<T: Float>(run: &[T], sums: &mut [T]) {
+    for (sum, &value) in sums.iter_mut().zip(run) {
+        *sum = *sum + value;
+    }
+}
+
+/// Mean backward of every image into `grad`, in `T`: each window's delta
+/// divided by its divisor and added to its cells, windows in output order,
+/// so overlapping windows accumulate as in the reference.
+fn mean_backward<T: Float + Send + Sync>(
+    delta: &ArrayRef<T, Ix4>,
+    plan: &Plan,
+    divisor: MeanDivisor,
+    grad: Out<'_, T>,
+) {
+    let [n, _, _, c] = shape4(delta);
+    let (w, row_len) = (plan.in_width(), plan.out_width() * c);
+    let image_len = plan.in_height() * w * c;
+    let none = Out::<u8>::Given(&mut []);
+    for_each_band(grad, none, n, 1, delta.len(), false, |task| {
+        let Task {
+            plane: b,
+            first: mut grad,
+            ..
+        } = task;
+        let mut scratch = Vec::new();
+        let deltas = image(delta, b, &mut scratch);
+        let (mut cells, mut divisors) = (RowCells::new(), Vec::new());
+        for (i, row_window) in plan.rows.windows.iter().enumerate() {
+            // the rows this output row's windows reach, zeroed as reached
+            let end = (plan.rows.last_cell(row_window) + 1) * w * c;
+            let grad = grad.zeros_to(end, 0);
+            let deltas = &deltas[i * row_len..(i + 1) * row_len];
+            cells.fill(plan, row_window, (w, c));
+            row_divisors(plan, row_window, divisor, &mut divisors);
+            mean_backward_row(c, &cells, &divisors, deltas, grad);
+        }
+        grad.zeros_to(image_len, 0);
+    });
+}
+
+/// One output row of [`mean_backward`]: each window's shares of a block of
+/// [`LANES`] channels held in registers and added to each of its cells
+/// (blocks that do not overlap, the last channels one by one).
+#[inline(never)]
+fn mean_backward_row<T: Float>(
+    c: usize,
+    cells: &RowCells,
+    divisors: &[T],
+    deltas: &[T],
+    grad: &mut [T],
+) {
+    isa::wide(
+        c,
+        #[inline(always)]
+        || {
+            let whole = c - c % LANES;
+            for (j, &d) in divisors.iter().enumerate() {
+                let offsets = cells.window(j).1;
+                for first in (0..whole).step_by(LANES) {
+                    let at = j * c + first;
+                    let mut shares = [T::zero(); LANES];
+                    for (share, &delta) in shares.iter_mut().zip(&deltas[at..at + LANES]) {
+                        *share = delta / d;
+                    }
+                    for &offset in offsets {
+                        let at = offset + first;
+                        add_run(&shares, &mut grad[at..at + LANES]);
+                    }
+                }
+                for ch in whole..c {
+                    let share = deltas[j * c + ch] / d;
+                    for &offset in offsets {
+                        grad[offset + ch] = grad[offset + ch] + share;
+                    }
+                }
+            }
+        },
+    )
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use approx::assert_relative_eq;
+use common::geometry;
 use ndarray::{Array4, array};
 use ndarray_pooling::{
     MeanDivisor, Padding, Pool2d, PoolError, PoolMode, Window2d, lp_pool2d, lp_pool2d_backward,
@@ -11,22 +12,6 @@ use ndarray_pooling::{
     min_pool2d_argmax, min_pool2d_without_indices,
 };
 use proptest::prelude::*;
-
-fn geometry() -> impl Strategy<Value = Window2d> {
-    (
-        (1usize..4, 1usize..4),
-        (1usize..3, 1usize..3),
-        (0usize..2, 0usize..2, 0usize..2, 0usize..2),
-        (1usize..3, 1usize..3),
-        any::<bool>(),
-    )
-        .prop_map(|(size, stride, (t, b, l, r), dilation, ceil)| {
-            Window2d::new(size, stride)
-                .with_padding(Padding::new(t, b, l, r))
-                .with_dilation(dilation)
-                .with_ceil_mode(ceil)
-        })
-}
 
 fn image() -> impl Strategy<Value = Array4<i32>> {
     (1usize..3, 1usize..3, 1usize..9, 1usize..9).prop_flat_map(|(n, c, h, w)| {
@@ -396,37 +381,5 @@ proptest! {
         let dx = ndarray_pooling::adaptive_mean_pool2d_backward(&g, [x.dim().0, x.dim().1, x.dim().2, x.dim().3]).unwrap();
         let (lhs, rhs): (f64, f64) = (mean.iter().zip(&g).map(|(a, b)| a * b).sum(), x.iter().zip(&dx).map(|(a, b)| a * b).sum());
         prop_assert!((lhs - rhs).abs() < 1e-9 * (1. + lhs.abs()));
-    }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
-
-    /// Channels-last pooling is NCHW pooling of the same data, bit for bit.
-    #[test]
-    fn nhwc_equals_nchw(x in image(), window in geometry(), divisor in 0usize..2) {
-        let x = x.mapv(|v| v as f32 / 8.);
-        let nhwc = x.view().permuted_axes([0, 2, 3, 1]).as_standard_layout().into_owned();
-        let to_nchw = |a: &Array4<f32>| a.view().permuted_axes([0, 3, 1, 2]).to_owned();
-        let divisor = if divisor == 0 { MeanDivisor::PaddedWindow } else { MeanDivisor::RealCells };
-        match (ndarray_pooling::max_pool2d_nhwc(&nhwc, &window), max_pool2d(&x, &window)) {
-            (Ok((y, idx)), Ok((want, want_idx))) => {
-                prop_assert_eq!(to_nchw(&y), want);
-                prop_assert_eq!(idx.view().permuted_axes([0, 3, 1, 2]), want_idx.view());
-                prop_assert_eq!(ndarray_pooling::max_pool2d_nhwc_without_indices(&nhwc, &window).unwrap(), y.clone());
-                let delta = y.mapv(|v| v + 0.5);
-                let dx = ndarray_pooling::max_pool2d_nhwc_backward(&delta, &idx, [x.dim().0, x.dim().2, x.dim().3, x.dim().1]).unwrap();
-                let want_dx = ndarray_pooling::max_pool2d_backward(&to_nchw(&delta), &want_idx, [x.dim().0, x.dim().1, x.dim().2, x.dim().3], &window).unwrap();
-                prop_assert_eq!(to_nchw(&dx), want_dx);
-
-                let mean = ndarray_pooling::mean_pool2d_nhwc(&nhwc, &window, divisor).unwrap();
-                prop_assert_eq!(to_nchw(&mean), mean_pool2d(&x, &window, divisor).unwrap());
-                let dmean = ndarray_pooling::mean_pool2d_nhwc_backward(&delta, [x.dim().0, x.dim().2, x.dim().3, x.dim().1], &window, divisor).unwrap();
-                let want = ndarray_pooling::mean_pool2d_backward(&to_nchw(&delta), [x.dim().0, x.dim().1, x.dim().2, x.dim().3], &window, divisor).unwrap();
-                prop_assert_eq!(to_nchw(&dmean), want);
-            }
-            (Err(a), Err(b)) => prop_assert_eq!(a, b),
-            (a, b) => prop_assert!(false, "{:?} vs {:?}", a.map(|r| r.0), b.map(|r| r.0)),
-        }
     }
 }

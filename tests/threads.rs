@@ -7,7 +7,8 @@ mod common;
 use ndarray::Array4;
 use ndarray_pooling::{
     MeanDivisor, Padding, Window2d, max_pool2d, max_pool2d_argmax, max_pool2d_backward_argmax,
-    max_pool2d_without_indices, mean_pool2d, mean_pool2d_backward,
+    max_pool2d_nhwc, max_pool2d_nhwc_backward, max_pool2d_without_indices, mean_pool2d,
+    mean_pool2d_backward, mean_pool2d_nhwc, mean_pool2d_nhwc_backward,
 };
 
 fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
@@ -27,7 +28,31 @@ fn all_results(x: &Array4<f32>, window: &Window2d) -> Vec<Array4<f32>> {
     let divisor = MeanDivisor::RealCells;
     let mean = mean_pool2d(x, window, divisor).unwrap();
     let dmean = mean_pool2d_backward(&mean, x.dim().into(), window, divisor).unwrap();
-    vec![y, dx, indices.mapv(|i| i as f32), values, mean, dmean]
+    // the same data channels last, back in NCHW to compare
+    let nhwc = x
+        .view()
+        .permuted_axes([0, 2, 3, 1])
+        .as_standard_layout()
+        .into_owned();
+    let nchw = |a: Array4<f32>| a.permuted_axes([0, 3, 1, 2]);
+    let (y_nhwc, indices_nhwc) = max_pool2d_nhwc(&nhwc, window).unwrap();
+    let dx_nhwc = max_pool2d_nhwc_backward(&y_nhwc, &indices_nhwc, nhwc.dim().into()).unwrap();
+    let mean_nhwc = mean_pool2d_nhwc(&nhwc, window, divisor).unwrap();
+    let dmean_nhwc =
+        mean_pool2d_nhwc_backward(&mean_nhwc, nhwc.dim().into(), window, divisor).unwrap();
+    vec![
+        y,
+        dx,
+        indices.mapv(|i| i as f32),
+        values,
+        mean,
+        dmean,
+        nchw(y_nhwc),
+        nchw(indices_nhwc.mapv(|i| i as f32)),
+        nchw(dx_nhwc),
+        nchw(mean_nhwc),
+        nchw(dmean_nhwc),
+    ]
 }
 
 #[test]
@@ -39,6 +64,9 @@ fn thread_count_does_not_change_results() {
         (2, 4, 130, 257),
         (4, 5, 64, 65),
         (2, 2, 16, 16),
+        // channels enough for the channels-last kernels' blocks
+        (2, 40, 40, 41),
+        (1, 24, 64, 65),
     ];
     let windows = [
         Window2d::new(2, 2),
@@ -75,7 +103,8 @@ fn thread_count_does_not_change_results() {
 /// On one thread, new outputs from 8 MiB to 32 MiB grow in step with the
 /// kernels, which write each part's zeros just before their own values:
 /// every op against the reference on such outputs, with windows that
-/// overlap and windows that do not, and a row holding NaN.
+/// overlap and windows that do not, and a row holding NaN; the
+/// channels-last ops on the same data too.
 #[test]
 fn outputs_growing_with_the_work_match_the_reference() {
     let cases = [
@@ -96,8 +125,10 @@ fn outputs_growing_with_the_work_match_the_reference() {
             ((n * 131 + c * 71 + h * 31 + w * 17) % 23) as f32 - 11.
         });
         x[[0, 1, 7, 9]] = f32::NAN;
-        let [y, dx, indices, values, mean, dmean] =
+        let results: [Array4<f32>; 11] =
             in_pool(1, || all_results(&x, &window)).try_into().unwrap();
+        let [y, dx, indices, values, mean, dmean, nhwc @ ..] = results;
+        let [y_nhwc, indices_nhwc, dx_nhwc, mean_nhwc, dmean_nhwc] = nhwc;
         let (y_ref, indices_ref) = common::max_forward(x.view(), &window).unwrap();
         let input_shape = x.dim().into();
         let dx_ref = common::max_backward(y_ref.view(), indices_ref.view(), input_shape);
@@ -115,5 +146,16 @@ fn outputs_growing_with_the_work_match_the_reference() {
         assert!(common::same(&dx, &dx_ref), "max backward, {context}");
         assert!(common::same(&mean, &mean_ref), "mean forward, {context}");
         assert!(common::same(&dmean, &dmean_ref), "mean backward, {context}");
+        assert!(common::same(&y_nhwc, &y_ref), "NHWC max forward, {context}");
+        assert_eq!(indices_nhwc, indices, "NHWC indices, {context}");
+        assert!(
+            common::same(&dx_nhwc, &dx_ref),
+            "NHWC max backward, {context}"
+        );
+        assert!(common::same(&mean_nhwc, &mean_ref), "NHWC mean, {context}");
+        assert!(
+            common::same(&dmean_nhwc, &dmean_ref),
+            "NHWC mean backward, {context}"
+        );
     }
 }

@@ -6,8 +6,9 @@
 pub mod fixtures;
 
 use ndarray::{Array4, ArrayView4};
-use ndarray_pooling::{MeanDivisor, Window2d};
+use ndarray_pooling::{MeanDivisor, Padding, Window2d};
 use num_traits::Float;
+use proptest::prelude::*;
 
 /// Output length along one axis, or `None` where the geometry is invalid
 /// (window larger than the padded input).
@@ -259,4 +260,22 @@ pub fn lp_forward(x: ArrayView4<f64>, g: &Window2d, p: f64) -> Option<Array4<f64
         *out = sum.powf(1. / p);
     }
     Some(y)
+}
+
+/// Small windows of every kind: sizes and strides 1–3, padding 0 or 1 on
+/// each side, dilation 1 or 2, floor or ceil mode.
+pub fn geometry() -> impl Strategy<Value = Window2d> {
+    (
+        (1usize..4, 1usize..4),
+        (1usize..3, 1usize..3),
+        (0usize..2, 0usize..2, 0usize..2, 0usize..2),
+        (1usize..3, 1usize..3),
+        any::<bool>(),
+    )
+        .prop_map(|(size, stride, (t, b, l, r), dilation, ceil)| {
+            Window2d::new(size, stride)
+                .with_padding(Padding::new(t, b, l, r))
+                .with_dilation(dilation)
+                .with_ceil_mode(ceil)
+        })
 }
