@@ -1,7 +1,9 @@
 //! Every op beside a copy of the same input, measured in the same run, so
 //! that results read as ratios: as a user calls it (output allocated by the
 //! call) against `x.to_owned()`, and with the `_into` variants (no
-//! allocation) against `out.assign(&x)`; at one thread and at two.
+//! allocation) against `out.assign(&x)`; at one thread and at two. The
+//! channels-last ops (`nhwc_*`) run on the same data laid out `(N, H, W, C)`,
+//! against the same copies (of as many bytes).
 //!
 //! ```text
 //! cargo bench --bench pooling
@@ -17,9 +19,12 @@ use criterion::{
 use ndarray::Array4;
 use ndarray_pooling::{
     Argmax, MeanDivisor, Window2d, max_pool2d_argmax, max_pool2d_backward_argmax,
-    max_pool2d_backward_argmax_into, max_pool2d_into, max_pool2d_without_indices,
+    max_pool2d_backward_argmax_into, max_pool2d_into, max_pool2d_nhwc, max_pool2d_nhwc_backward,
+    max_pool2d_nhwc_backward_into, max_pool2d_nhwc_into, max_pool2d_nhwc_without_indices,
+    max_pool2d_nhwc_without_indices_into, max_pool2d_without_indices,
     max_pool2d_without_indices_into, mean_pool2d, mean_pool2d_backward, mean_pool2d_backward_into,
-    mean_pool2d_into,
+    mean_pool2d_into, mean_pool2d_nhwc, mean_pool2d_nhwc_backward, mean_pool2d_nhwc_backward_into,
+    mean_pool2d_nhwc_into,
 };
 
 struct Workload {
@@ -83,6 +88,17 @@ fn pooling(c: &mut Criterion) {
         let mut grad = Array4::zeros(x.raw_dim());
         let mut copy = Array4::zeros(x.raw_dim());
         let mut argmax_into = Argmax::default();
+        // the same data channels last
+        let x_nhwc = x
+            .view()
+            .permuted_axes([0, 2, 3, 1])
+            .as_standard_layout()
+            .into_owned();
+        let shape_nhwc = x_nhwc.dim().into();
+        let (y_nhwc, indices) = max_pool2d_nhwc(&x_nhwc, &window).unwrap();
+        let delta_nhwc = y_nhwc.mapv(|v| v * 0.5);
+        let (mut out_nhwc, mut indices_into) = (y_nhwc.clone(), indices.clone());
+        let mut grad_nhwc = x_nhwc.clone();
 
         for &t in &threads {
             let mut group = c.benchmark_group(format!("{name}/t{t}"));
@@ -124,6 +140,39 @@ fn pooling(c: &mut Criterion) {
             });
             run(&mut group, t, "mean_backward_into", || {
                 mean_pool2d_backward_into(&delta, &window, divisor, &mut grad).unwrap()
+            });
+            run(&mut group, t, "nhwc_max_forward", || {
+                black_box(max_pool2d_nhwc(&x_nhwc, &window).unwrap());
+            });
+            run(&mut group, t, "nhwc_max_forward_into", || {
+                max_pool2d_nhwc_into(&x_nhwc, &window, &mut out_nhwc, &mut indices_into).unwrap()
+            });
+            run(&mut group, t, "nhwc_max_forward_no_indices", || {
+                black_box(max_pool2d_nhwc_without_indices(&x_nhwc, &window).unwrap());
+            });
+            run(&mut group, t, "nhwc_max_forward_no_indices_into", || {
+                max_pool2d_nhwc_without_indices_into(&x_nhwc, &window, &mut out_nhwc).unwrap()
+            });
+            run(&mut group, t, "nhwc_mean_forward", || {
+                black_box(mean_pool2d_nhwc(&x_nhwc, &window, divisor).unwrap());
+            });
+            run(&mut group, t, "nhwc_mean_forward_into", || {
+                mean_pool2d_nhwc_into(&x_nhwc, &window, divisor, &mut out_nhwc).unwrap()
+            });
+            run(&mut group, t, "nhwc_max_backward", || {
+                black_box(max_pool2d_nhwc_backward(&delta_nhwc, &indices, shape_nhwc).unwrap());
+            });
+            run(&mut group, t, "nhwc_max_backward_into", || {
+                max_pool2d_nhwc_backward_into(&delta_nhwc, &indices, &mut grad_nhwc).unwrap()
+            });
+            run(&mut group, t, "nhwc_mean_backward", || {
+                black_box(
+                    mean_pool2d_nhwc_backward(&delta_nhwc, shape_nhwc, &window, divisor).unwrap(),
+                );
+            });
+            run(&mut group, t, "nhwc_mean_backward_into", || {
+                mean_pool2d_nhwc_backward_into(&delta_nhwc, &window, divisor, &mut grad_nhwc)
+                    .unwrap()
             });
             group.finish();
         }

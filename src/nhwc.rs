@@ -262,9 +262,11 @@ pub fn max_pool2d_nhwc_backward<T: Float + Send + Sync>(
     input_shape: [usize; 4],
 ) -> Result<Array4<T>, PoolError> {
     check_scatter(delta, indices, input_shape)?;
-    Ok(new_array(input_shape, |cells| {
-        scatter(delta, indices, input_shape, Out::new(cells, input_shape));
-    }))
+    let mut result = Ok(());
+    let grad = new_array(input_shape, |cells| {
+        result = scatter(delta, indices, input_shape, Out::new(cells, input_shape));
+    });
+    result.map(|()| grad)
 }
 
 /// [`max_pool2d_nhwc_backward`] into `grad`, which must have the forward's
@@ -272,8 +274,9 @@ pub fn max_pool2d_nhwc_backward<T: Float + Send + Sync>(
 ///
 /// # Errors
 ///
-/// As [`max_pool2d_nhwc_backward`] with `grad`'s shape as the input shape;
-/// on an error `grad` is left as it was.
+/// As [`max_pool2d_nhwc_backward`] with `grad`'s shape as the input shape.
+/// A shape error leaves `grad` as it was; after an index error its cells
+/// are unspecified.
 ///
 /// # Examples
 ///
@@ -295,20 +298,20 @@ pub fn max_pool2d_nhwc_backward_into<T: Float + Send + Sync>(
 ) -> Result<(), PoolError> {
     let input_shape = shape4(grad);
     check_scatter(delta, indices, input_shape)?;
+    let mut result = Ok(());
     with_standard_layout(grad, |grad| {
-        scatter(delta, indices, input_shape, Out::Given(grad));
+        result = scatter(delta, indices, input_shape, Out::Given(grad));
     });
-    Ok(())
+    result
 }
 
-/// The checks of [`max_pool2d_nhwc_backward`], all before any cell is
-/// written.
+/// The shape checks of [`max_pool2d_nhwc_backward`]; the indices are
+/// checked as they are scattered.
 fn check_scatter<T>(
     delta: &ArrayRef<T, Ix4>,
     indices: &ArrayRef<i64, Ix4>,
-    input_shape: [usize; 4],
+    [n, _, _, c]: [usize; 4],
 ) -> Result<(), PoolError> {
-    let [n, h, w, c] = input_shape;
     let [dn, out_h, out_w, dc] = shape4(delta);
     let expected = [n, out_h, out_w, c];
     if (dn, dc) != (n, c) {
@@ -318,23 +321,23 @@ fn check_scatter<T>(
             found: shape4(delta),
         });
     }
-    check_shape("indices", indices, expected)?;
-    let plane_len = h * w;
-    let outside = |&&index: &&i64| usize::try_from(index).map_or(true, |cell| cell >= plane_len);
-    match indices.iter().find(outside) {
-        Some(&index) => Err(PoolError::IndexOutOfBounds { index, plane_len }),
-        None => Ok(()),
-    }
+    check_shape("indices", indices, expected)
 }
 
-/// Each delta added to the cell its (checked) index names, image by image,
-/// in output order.
+/// Each delta added to the cell its index names, image by image, in output
+/// order; each output row's indices checked first, and the gradient zeroed
+/// up to the highest cell they name. Returns the first index outside its
+/// plane, in standard order, if any; the gradient is then unfinished.
 fn scatter<T: Float + Send + Sync>(
     delta: &ArrayRef<T, Ix4>,
     indices: &ArrayRef<i64, Ix4>,
     [n, h, w, c]: [usize; 4],
     grad: Out<'_, T>,
-) {
+) -> Result<(), PoolError> {
+    let plane_len = h * w;
+    let row_len = shape4(delta)[2] * c;
+    // the first image's first offending index
+    let first_error = std::sync::Mutex::new(None::<(usize, i64)>);
     let none = Out::<u8>::Given(&mut []);
     for_each_band(grad, none, n, 1, delta.len(), false, |task| {
         let Task {
@@ -342,20 +345,42 @@ fn scatter<T: Float + Send + Sync>(
             first: mut grad,
             ..
         } = task;
-        let grad = grad.zeros_to(h * w * c, 0);
         let (mut delta_scratch, mut index_scratch) = (Vec::new(), Vec::new());
         let deltas = image(delta, b, &mut delta_scratch);
         let indices = image(indices, b, &mut index_scratch);
-        if c == 0 {
-            return;
-        }
-        for (deltas, indices) in deltas.chunks_exact(c).zip(indices.chunks_exact(c)) {
-            for (ch, (&d, &index)) in deltas.iter().zip(indices).enumerate() {
-                let cell = &mut grad[index as usize * c + ch];
-                *cell = *cell + d;
+        if row_len > 0 {
+            for (deltas, indices) in deltas
+                .chunks_exact(row_len)
+                .zip(indices.chunks_exact(row_len))
+            {
+                // as unsigned, a negative index is too high as well
+                let high = indices
+                    .iter()
+                    .fold(0, |high, &index| high.max(index as u64));
+                if high >= plane_len as u64 {
+                    let outside = |&&index: &&i64| index as u64 >= plane_len as u64;
+                    let index = *indices.iter().find(outside).expect("an index outside");
+                    let mut first = first_error.lock().unwrap_or_else(|e| e.into_inner());
+                    if first.is_none_or(|(image, _)| b < image) {
+                        *first = Some((b, index));
+                    }
+                    return;
+                }
+                let grad = grad.zeros_to((high as usize + 1) * c, 0);
+                for (deltas, indices) in deltas.chunks_exact(c).zip(indices.chunks_exact(c)) {
+                    for (ch, (&d, &index)) in deltas.iter().zip(indices).enumerate() {
+                        let cell = &mut grad[index as usize * c + ch];
+                        *cell = *cell + d;
+                    }
+                }
             }
         }
+        grad.zeros_to(plane_len * c, 0);
     });
+    match first_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some((_, index)) => Err(PoolError::IndexOutOfBounds { index, plane_len }),
+        None => Ok(()),
+    }
 }
 
 /// Mean pooling of an NHWC array; exactly [`mean_pool2d`](crate::mean_pool2d)

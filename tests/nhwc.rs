@@ -160,10 +160,27 @@ fn bad_shapes_and_indices_are_errors() {
             plane_len: 16,
         })
     );
-    // checked before any cell is written
-    assert_eq!(grad, Array4::from_elem((1, 4, 4, 3), 5f32));
-    indices[[0, 1, 0, 2]] = -1;
-    assert!(max_pool2d_nhwc_backward(&y, &indices, [1, 4, 4, 3]).is_err());
+    indices[[0, 1, 0, 1]] = -1;
+    assert_eq!(
+        max_pool2d_nhwc_backward(&y, &indices, [1, 4, 4, 3]),
+        Err(PoolError::IndexOutOfBounds {
+            index: -1,
+            plane_len: 16,
+        })
+    );
+    // the first offending index in standard order, whatever the threads
+    let big = Array4::<f32>::zeros((3, 64, 64, 16));
+    let (big_y, mut big_indices) = max_pool2d_nhwc(&big, &window).unwrap();
+    big_indices[[2, 0, 0, 0]] = 1 << 40;
+    big_indices[[1, 5, 3, 7]] = -8;
+    big_indices[[1, 9, 0, 0]] = 4096;
+    assert_eq!(
+        max_pool2d_nhwc_backward(&big_y, &big_indices, [3, 64, 64, 16]),
+        Err(PoolError::IndexOutOfBounds {
+            index: -8,
+            plane_len: 4096,
+        })
+    );
     let mut wrong_grad = Array4::zeros((1, 6, 4, 3));
     assert_eq!(
         mean_pool2d_nhwc_backward_into(&y, &window, MeanDivisor::default(), &mut wrong_grad),

@@ -2,8 +2,11 @@
 //! op timed as a ratio of the time to copy the same input, the two timed in
 //! turns (see [`ratio`]). Threads come from `RAYON_NUM_THREADS` (burn-flex and
 //! ndarray-pooling both run on rayon's global pool; candle's pooling is
-//! single-threaded). With the argument `windows`, ndarray-pooling alone on
-//! windows without a kernel of their own (see [`windows`]).
+//! single-threaded). ndarray-pooling's channels-last (NHWC) ops run on the
+//! same data laid out `(N, H, W, C)`, beside PyTorch's channels_last in
+//! `torch_ort.py`. With the argument `windows`, ndarray-pooling alone on
+//! windows without a kernel of their own (see [`windows`]); with `nhwc`,
+//! ndarray-pooling alone, NCHW and NHWC, on the workloads.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -16,9 +19,12 @@ use candle_core::{Device, Tensor};
 use ndarray::Array4;
 use ndarray_pooling::{
     Argmax, MeanDivisor, Window2d, max_pool2d_argmax, max_pool2d_backward_argmax,
-    max_pool2d_backward_argmax_into, max_pool2d_into, max_pool2d_without_indices,
+    max_pool2d_backward_argmax_into, max_pool2d_into, max_pool2d_nhwc, max_pool2d_nhwc_backward,
+    max_pool2d_nhwc_backward_into, max_pool2d_nhwc_into, max_pool2d_nhwc_without_indices,
+    max_pool2d_nhwc_without_indices_into, max_pool2d_without_indices,
     max_pool2d_without_indices_into, mean_pool2d, mean_pool2d_backward, mean_pool2d_backward_into,
-    mean_pool2d_into,
+    mean_pool2d_into, mean_pool2d_nhwc, mean_pool2d_nhwc_backward, mean_pool2d_nhwc_backward_into,
+    mean_pool2d_nhwc_into,
 };
 
 /// Seconds per call of `f`, over `calls` calls.
@@ -91,6 +97,39 @@ fn ours_into(x: &Array4<f32>, window: &Window2d, copy_into: &mut dyn FnMut(), co
     ]
 }
 
+/// ndarray-pooling's NHWC ops over `x` (NCHW, laid out `(N, H, W, C)`
+/// here), allocating and `_into`, each as a ratio of copying the NHWC input
+/// (`x.to_owned()`, into `copies`, and into an array of its own, into
+/// `copies_into`).
+fn ours_nhwc(x: &Array4<f32>, window: &Window2d, copies: &mut Vec<f64>, copies_into: &mut Vec<f64>) -> [[f64; 5]; 2] {
+    let x = x.view().permuted_axes([0, 2, 3, 1]).as_standard_layout().into_owned();
+    let divisor = MeanDivisor::PaddedWindow;
+    let shape = x.dim().into();
+    let (y, indices) = max_pool2d_nhwc(&x, window).unwrap();
+    let delta = y.mapv(|v| v * 0.5);
+    let mut copy = || {
+        black_box(x.to_owned());
+    };
+    let allocating = [
+        ratio(&mut copy, &mut || { black_box(max_pool2d_nhwc(&x, window).unwrap()); }, copies),
+        ratio(&mut copy, &mut || { black_box(max_pool2d_nhwc_without_indices(&x, window).unwrap()); }, copies),
+        ratio(&mut copy, &mut || { black_box(mean_pool2d_nhwc(&x, window, divisor).unwrap()); }, copies),
+        ratio(&mut copy, &mut || { black_box(max_pool2d_nhwc_backward(&delta, &indices, shape).unwrap()); }, copies),
+        ratio(&mut copy, &mut || { black_box(mean_pool2d_nhwc_backward(&delta, shape, window, divisor).unwrap()); }, copies),
+    ];
+    let mut copy_target = Array4::zeros(x.raw_dim());
+    let mut copy_into = || copy_target.assign(black_box(&x));
+    let (mut out, mut out_indices, mut grad) = (y.clone(), indices.clone(), x.clone());
+    let into = [
+        ratio(&mut copy_into, &mut || max_pool2d_nhwc_into(&x, window, &mut out, &mut out_indices).unwrap(), copies_into),
+        ratio(&mut copy_into, &mut || max_pool2d_nhwc_without_indices_into(&x, window, &mut out).unwrap(), copies_into),
+        ratio(&mut copy_into, &mut || mean_pool2d_nhwc_into(&x, window, divisor, &mut out).unwrap(), copies_into),
+        ratio(&mut copy_into, &mut || max_pool2d_nhwc_backward_into(&delta, &indices, &mut grad).unwrap(), copies_into),
+        ratio(&mut copy_into, &mut || mean_pool2d_nhwc_backward_into(&delta, window, divisor, &mut grad).unwrap(), copies_into),
+    ];
+    [allocating, into]
+}
+
 /// Windows without a kernel of their own (and 3x3/s2/p1, which has its
 /// own, for reference), ndarray-pooling only, `_into`:
 /// each op's time as a ratio of copying the same input into an array of
@@ -128,6 +167,7 @@ fn main() {
         windows();
         return;
     }
+    let only_ours = std::env::args().nth(1).as_deref() == Some("nhwc");
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
     let workloads = [
         Workload { name: "(32, 64, 112, 112) 2x2/s2", shape: [32, 64, 112, 112], size: 2, stride: 2, padding: 0 },
@@ -164,6 +204,19 @@ fn main() {
             ratio(&mut copy, &mut || { black_box(mean_pool2d_backward(&delta, w.shape, &window, divisor).unwrap()); }, &mut copies),
         ];
         let ours_into = ours_into(&x, &window, &mut copy_into, &mut copies_into);
+        let (mut copies_nhwc, mut copies_nhwc_into) = (Vec::new(), Vec::new());
+        let [nhwc, nhwc_into] = ours_nhwc(&x, &window, &mut copies_nhwc, &mut copies_nhwc_into);
+        let ours_rows = [
+            format!("| {} | ndarray-pooling | {} | {} |", w.name, millis(&copies), cells(&ours)),
+            format!("| {} | ndarray-pooling `_into` | {} | {} |", w.name, millis(&copies_into), cells(&ours_into)),
+            format!("| {} | ndarray-pooling NHWC | {} | {} |", w.name, millis(&copies_nhwc), cells(&nhwc)),
+            format!("| {} | ndarray-pooling NHWC `_into` | {} | {} |", w.name, millis(&copies_nhwc_into), cells(&nhwc_into)),
+        ]
+        .join("\n");
+        if only_ours {
+            println!("{ours_rows}");
+            continue;
+        }
 
         // a floor for any kernel on this machine: plain loops that read each
         // input cell once and write each output cell once, and no more (every
@@ -223,8 +276,7 @@ fn main() {
             ]
         });
 
-        println!("| {} | ndarray-pooling | {} | {} |", w.name, millis(&copies), cells(&ours));
-        println!("| {} | ndarray-pooling `_into` | {} | {} |", w.name, millis(&copies_into), cells(&ours_into));
+        println!("{ours_rows}");
         let [pick_taps, pick, one_hot, fill] = floor;
         println!("| {} | floor: plain read-once, write-once loops | | {pick_taps:.2}x | {pick:.2}x | {pick:.2}x | {one_hot:.2}x | {fill:.2}x |", w.name);
         println!("| {} | burn-flex 0.22 | | {} |", w.name, cells(&burn));
