@@ -366,7 +366,7 @@ fn scatter<T: Float + Send + Sync>(
                     }
                     return;
                 }
-                let grad = grad.zeros_to((high as usize + 1) * c, 0);
+                let grad = grad.written_zeros_to((high as usize + 1) * c);
                 for (deltas, indices) in deltas.chunks_exact(c).zip(indices.chunks_exact(c)) {
                     for (ch, (&d, &index)) in deltas.iter().zip(indices).enumerate() {
                         let cell = &mut grad[index as usize * c + ch];
@@ -375,7 +375,7 @@ fn scatter<T: Float + Send + Sync>(
                 }
             }
         }
-        grad.zeros_to(plane_len * c, 0);
+        grad.written_zeros_to(plane_len * c);
     });
     match first_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
         Some((_, index)) => Err(PoolError::IndexOutOfBounds { index, plane_len }),
@@ -803,13 +803,13 @@ fn mean_backward<T: Float + Send + Sync>(
         for (i, row_window) in plan.rows.windows.iter().enumerate() {
             // the rows this output row's windows reach, zeroed as reached
             let end = (plan.rows.last_cell(row_window) + 1) * w * c;
-            let grad = grad.zeros_to(end, 0);
+            let grad = grad.written_zeros_to(end);
             let deltas = &deltas[i * row_len..(i + 1) * row_len];
             cells.fill(plan, row_window, (w, c));
             row_divisors(plan, row_window, divisor, &mut divisors);
             mean_backward_row(c, &cells, &divisors, deltas, grad);
         }
-        grad.zeros_to(image_len, 0);
+        grad.written_zeros_to(image_len);
     });
 }
 

@@ -141,6 +141,26 @@ impl<'a, A: Zero + Clone> Part<'a, A> {
         self.reach(end, Some(ahead))
     }
 
+    /// [`zeros_to`](Self::zeros_to) with no zeroing ahead, writing the zeros
+    /// even into a new output that holds zeros already: for work that
+    /// scatters into the cells, whose first writes would otherwise touch a
+    /// new output's fresh pages out of order (the allocating channels-last
+    /// max backward of (32, 112, 112, 64) 2x2/s2, one thread, took 1.3x the
+    /// time without).
+    #[inline]
+    pub fn written_zeros_to(&mut self, end: usize) -> &mut [A] {
+        if let Cells::Slice {
+            cells,
+            zeroed: true,
+        } = &mut self.cells
+        {
+            if end > self.reached {
+                cells[self.reached..end].fill(A::zero());
+            }
+        }
+        self.reach(end, Some(0))
+    }
+
     /// `zero`: whether to zero the cells not reached before, and how far
     /// ahead at least.
     #[inline(always)]
