@@ -619,14 +619,16 @@ fn extreme_block<T: PoolElement, E: Extremum, const INDEX: bool, const EXACT: bo
     };
     let mut values = run(offsets[0]);
     let mut winners = [cells[0] as u32; LANES];
-    let mut nan = false;
-    for &value in &values {
-        nan |= value.is_nan();
+    // NaN seen, lane by lane: one vector of flags, tested once
+    let mut nan = [false; LANES];
+    for (nan, &value) in nan.iter_mut().zip(&values) {
+        *nan = value.is_nan();
     }
-    for (&cell, &offset) in cells.iter().zip(offsets).skip(1) {
+    for (&cell, &offset) in cells[1..].iter().zip(&offsets[1..]) {
         let (cells, k) = (run(offset), cell as u32);
-        for ((b, winner), &value) in values.iter_mut().zip(&mut winners).zip(&cells) {
-            nan |= value.is_nan();
+        let lanes = values.iter_mut().zip(&mut winners).zip(&mut nan);
+        for (((b, winner), nan), &value) in lanes.zip(&cells) {
+            *nan |= value.is_nan();
             let wins = if EXACT {
                 E::wins(value, *b)
             } else {
@@ -638,7 +640,7 @@ fn extreme_block<T: PoolElement, E: Extremum, const INDEX: bool, const EXACT: bo
             }
         }
     }
-    if nan && !EXACT {
+    if !EXACT && nan.contains(&true) {
         return true;
     }
     out.copy_from_slice(&values);
