@@ -5,10 +5,11 @@
 //! A forward holds a block of [`LANES`] channels of one window in registers
 //! over all the window's cells and writes it once; the last block of a
 //! cell's channels overlaps the one before, so no channel is left to a
-//! scalar loop. A backward adds each window's shares a block at a time into
-//! its cells, and zeroes the gradient a row ahead of the windows, not in a
-//! pass of its own. Images go to threads (and bands of output rows, in a
-//! forward with fewer images than threads) as NCHW planes do.
+//! scalar loop. The mean backward adds each window's shares a block at a
+//! time into its cells; the max backward adds each delta to the cell its
+//! index names. Both zero the gradient as the windows reach its rows, not
+//! in a pass of their own. Images go to threads (and bands of output rows,
+//! in a forward with fewer images than threads) as NCHW planes do.
 
 use ndarray::{Array4, ArrayRef, Axis, Ix4};
 use num_traits::Float;

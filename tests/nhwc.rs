@@ -127,6 +127,62 @@ fn block_edges_equal_nchw() {
     }
 }
 
+/// Other element types through the same blocks: `f64` for every op,
+/// `u8` images for max.
+#[test]
+fn f64_and_u8_equal_nchw() {
+    let window = Window2d::new(3, 2).with_padding(1);
+    let x = Array4::from_shape_fn((2, 9, 10, 21), |(n, h, w, ch)| {
+        (((n * 131 + ch * 71 + h * 31 + w * 17) % 97) as f64 - 48.) / 7.
+    });
+    let nchw = to_nchw(x.view());
+    let (y, indices) = max_pool2d_nhwc(&x, &window).unwrap();
+    let (want, want_indices) = max_pool2d(&nchw, &window).unwrap();
+    assert_eq!(
+        (to_nchw(y.view()), to_nchw(indices.view())),
+        (want, want_indices.clone())
+    );
+    let delta = y.mapv(|v| v / 3.);
+    let dx = max_pool2d_nhwc_backward(&delta, &indices, x.dim().into()).unwrap();
+    let want = max_pool2d_backward(
+        &to_nchw(delta.view()),
+        &want_indices,
+        nchw.dim().into(),
+        &window,
+    );
+    assert_eq!(to_nchw(dx.view()), want.unwrap());
+    for divisor in [MeanDivisor::PaddedWindow, MeanDivisor::RealCells] {
+        let mean = mean_pool2d_nhwc(&x, &window, divisor).unwrap();
+        assert!(common::same(
+            &to_nchw(mean.view()),
+            &mean_pool2d(&nchw, &window, divisor).unwrap()
+        ));
+        let dmean = mean_pool2d_nhwc_backward(&delta, x.dim().into(), &window, divisor).unwrap();
+        let want =
+            mean_pool2d_backward(&to_nchw(delta.view()), nchw.dim().into(), &window, divisor);
+        assert!(common::same(&to_nchw(dmean.view()), &want.unwrap()));
+    }
+    let image = x.mapv(|v| (v * 7. + 48.) as u8 % 5);
+    let (y, indices) = max_pool2d_nhwc(&image, &window).unwrap();
+    let (want, want_indices) = max_pool2d(&to_nchw(image.view()), &window).unwrap();
+    assert_eq!(
+        (to_nchw(y.view()), to_nchw(indices.view())),
+        (want, want_indices)
+    );
+    let values = max_pool2d_nhwc_without_indices(&image, &window).unwrap();
+    assert_eq!(values, y);
+}
+
+/// No channels, or a batch of none: empty results, no panic.
+#[test]
+fn empty_arrays() {
+    let window = Window2d::new(2, 2);
+    for shape in [(1, 4, 4, 0), (0, 4, 4, 3)] {
+        let x = Array4::<f32>::zeros(shape);
+        check(x.view(), &window).unwrap();
+    }
+}
+
 #[test]
 fn bad_shapes_and_indices_are_errors() {
     let x = Array4::<f32>::zeros((1, 4, 4, 3));
