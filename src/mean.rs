@@ -1240,7 +1240,7 @@ fn interleave<T: Copy>(evens: &[T], odds: &[T], cells: &mut [T]) {
 
 /// `cells[m] += row[m]`.
 #[inline(always)]
-fn add_row<T: Float>(row: &[T], cells: &mut [T]) {
+pub(crate) fn add_row<T: Float>(row: &[T], cells: &mut [T]) {
     for (cell, &share) in cells.iter_mut().zip(row) {
         *cell = *cell + share;
     }

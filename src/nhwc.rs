@@ -19,7 +19,7 @@ use crate::element::{Extremum, Largest, MeanElement, PoolElement};
 use crate::geometry::{AxisWindow, MeanDivisor, Plan, Window2d, output_shape};
 use crate::isa;
 use crate::layout::{check_shape, new_array, shape4, with_standard_layout};
-use crate::mean::to_float;
+use crate::mean::{add_row, to_float};
 use crate::parallel::{Out, Task, for_each_band};
 
 /// Channels a block of the kernels holds at once: two AVX2 vectors of `f32`,
@@ -669,7 +669,7 @@ fn extreme_row_exact<T: PoolElement, E: Extremum, const INDEX: bool>(
         if INDEX {
             indices[j * c..(j + 1) * c].fill(window[0] as i64);
         }
-        for (&cell, &offset) in window.iter().zip(offsets).skip(1) {
+        for (&cell, &offset) in window[1..].iter().zip(&offsets[1..]) {
             let values = &image[offset..][..c];
             if INDEX {
                 let slots = best.iter_mut().zip(&mut indices[j * c..(j + 1) * c]);
@@ -744,7 +744,7 @@ fn mean_row<T: Float>((image, c): (&[T], usize), cells: &RowCells, divisors: &[T
                     let out = &mut out[j * c..(j + 1) * c];
                     out.fill(T::zero());
                     for &offset in cells.window(j).1 {
-                        add_run(&image[offset..offset + c], out);
+                        add_row(&image[offset..offset + c], out);
                     }
                     for value in out.iter_mut() {
                         *value = *value / d;
@@ -760,7 +760,7 @@ fn mean_row<T: Float>((image, c): (&[T], usize), cells: &RowCells, divisors: &[T
                     let mut sums = [T::zero(); LANES];
                     for &offset in offsets {
                         let at = offset + first;
-                        add_run(&image[at..at + LANES], &mut sums);
+                        add_row(&image[at..at + LANES], &mut sums);
                     }
                     let at = j * c + first;
                     for (value, &sum) in out[at..at + LANES].iter_mut().zip(&sums) {
@@ -771,14 +771,6 @@ fn mean_row<T: Float>((image, c): (&[T], usize), cells: &RowCells, divisors: &[T
             }
         },
     )
-}
-
-/// `sums[k] += run[k]`.
-#[inline(always)]
-fn add_run<T: Float>(run: &[T], sums: &mut [T]) {
-    for (sum, &value) in sums.iter_mut().zip(run) {
-        *sum = *sum + value;
-    }
 }
 
 /// Mean backward of every image into `grad`, in `T`: each window's delta
@@ -842,7 +834,7 @@ fn mean_backward_row<T: Float>(
                     }
                     for &offset in offsets {
                         let at = offset + first;
-                        add_run(&shares, &mut grad[at..at + LANES]);
+                        add_row(&shares, &mut grad[at..at + LANES]);
                     }
                 }
                 for ch in whole..c {
