@@ -113,13 +113,16 @@ proptest! {
     }
 }
 
-/// The shapes of the kernels' edges, with values that differ everywhere: a
-/// block of 16 channels exactly, one more, and the overlapping last block
-/// of 40.
+/// The shapes of the kernels' edges, with values that differ everywhere:
+/// blocks of 1 to 4, 8 and 16 channels exactly, one more and one fewer,
+/// the overlapping last blocks of 12 and 40, and the backward's tails of
+/// 16 + 8 + 4 and 1, 2 or 3 more.
 #[test]
 fn block_edges_equal_nchw() {
     let window = Window2d::new(3, 2).with_padding(1);
-    for c in [15, 16, 17, 31, 32, 40, 64] {
+    for c in [
+        1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 28, 29, 30, 31, 32, 40, 64,
+    ] {
         let x = Array4::from_shape_fn((2, 9, 11, c), |(n, h, w, ch)| {
             (((n * 131 + ch * 71 + h * 31 + w * 17) % 97) as f32 - 48.) / 7.
         });
