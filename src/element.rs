@@ -28,9 +28,38 @@ use crate::layout::new_array;
 pub trait PoolElement: Copy + PartialOrd + num_traits::Zero + Send + Sync + 'static {
     /// Whether the value is NaN (never, for integers).
     fn is_nan(self) -> bool;
+
+    /// `probe` with `value` seen: NaN if either is NaN, and perhaps
+    /// otherwise (never for integers). Kernels that track NaN lane by lane
+    /// start a probe at a lane's first value, fold in the rest, and redo
+    /// the lane exactly when its probe is NaN.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn probe_nan(probe: Self, value: Self) -> Self {
+        if value.is_nan() { value } else { probe }
+    }
 }
 
 macro_rules! float_element {
+    ($($t:ty),*) => {$(
+        impl PoolElement for $t {
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
+            }
+
+            /// The sum, one vector add: NaN when a value is, or when
+            /// infinities of both signs meet.
+            #[inline(always)]
+            fn probe_nan(probe: Self, value: Self) -> Self {
+                probe + value
+            }
+        }
+    )*};
+}
+
+#[cfg(feature = "half")]
+macro_rules! half_element {
     ($($t:ty),*) => {$(
         impl PoolElement for $t {
             #[inline(always)]
@@ -48,6 +77,11 @@ macro_rules! integer_element {
             fn is_nan(self) -> bool {
                 false
             }
+
+            #[inline(always)]
+            fn probe_nan(probe: Self, _: Self) -> Self {
+                probe
+            }
         }
     )*};
 }
@@ -56,7 +90,7 @@ float_element!(f32, f64);
 integer_element!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
 
 #[cfg(feature = "half")]
-float_element!(half::f16, half::bf16);
+half_element!(half::f16, half::bf16);
 
 /// Which cell of a window wins: the largest (max pooling) or the smallest
 /// (min pooling). NaN always wins, and of several NaN the last.

@@ -627,8 +627,9 @@ fn extreme_blocks<T: PoolElement, E: Extremum, const INDEX: bool, const L: usize
 /// offsets in `image`) are `window`: the extreme of each channel over the
 /// cells in window order, held in registers and written once, with `INDEX`
 /// the winning cell too. With `EXACT`, NaN wins as in the reference's walk;
-/// without, values are compared plainly and a block holding NaN returns
-/// `true` having written nothing.
+/// without, values are compared plainly and a block holding NaN (or whose
+/// probe turns NaN otherwise: [`PoolElement::probe_nan`]) returns `true`
+/// having written nothing.
 #[inline(always)]
 fn extreme_block<
     T: PoolElement,
@@ -649,16 +650,15 @@ fn extreme_block<
     };
     let mut values = run(offsets[0]);
     let mut winners = [cells[0] as u32; L];
-    // NaN seen, lane by lane: one vector of flags, tested once
-    let mut nan = [false; L];
-    for (nan, &value) in nan.iter_mut().zip(&values) {
-        *nan = value.is_nan();
-    }
+    // NaN seen, lane by lane: a probe of each lane's values (one vector add
+    // a cell for floats, against a compare, an or and three packs of flags),
+    // tested once
+    let mut probe = values;
     for (&cell, &offset) in cells[1..].iter().zip(&offsets[1..]) {
         let (cells, k) = (run(offset), cell as u32);
-        let lanes = values.iter_mut().zip(&mut winners).zip(&mut nan);
-        for (((b, winner), nan), &value) in lanes.zip(&cells) {
-            *nan |= value.is_nan();
+        let lanes = values.iter_mut().zip(&mut winners).zip(&mut probe);
+        for (((b, winner), probe), &value) in lanes.zip(&cells) {
+            *probe = T::probe_nan(*probe, value);
             let wins = if EXACT {
                 E::wins(value, *b)
             } else {
@@ -666,11 +666,14 @@ fn extreme_block<
             };
             *b = if wins { value } else { *b };
             if INDEX {
-                *winner = if wins { k } else { *winner };
+                // as a select beside the probe's adds, LLVM split the
+                // winners' blends into 128-bit halves on AVX2
+                let mask = 0u32.wrapping_sub(u32::from(wins));
+                *winner = (k & mask) | (*winner & !mask);
             }
         }
     }
-    if !EXACT && nan.contains(&true) {
+    if !EXACT && probe.iter().any(|probe| probe.is_nan()) {
         return true;
     }
     out.copy_from_slice(&values);

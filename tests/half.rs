@@ -5,7 +5,7 @@
 use half::{bf16, f16};
 use ndarray::Array4;
 use ndarray_pooling::{
-    MeanDivisor, Pool2d, PoolMode, Window2d, lp_pool2d, max_pool2d, mean_pool2d,
+    MeanDivisor, Pool2d, PoolMode, Window2d, lp_pool2d, max_pool2d, max_pool2d_nhwc, mean_pool2d,
     mean_pool2d_backward, min_pool2d,
 };
 
@@ -26,6 +26,23 @@ fn max_and_min_are_exact() {
     let (y, idx) = min_pool2d(&x.mapv(bf16::from_f32), &window).unwrap();
     let (want, want_idx) = min_pool2d(&x, &window).unwrap();
     assert_eq!(y.mapv(bf16::to_f32), want);
+    assert_eq!(idx, want_idx);
+}
+
+/// Channels last too, NaN included: the blocks' NaN probe of `f16` tests
+/// each value, as `f16` sums are slow.
+#[test]
+fn max_channels_last_is_exact() {
+    let mut x = Array4::from_shape_fn((2, 9, 8, 20), |(n, h, w, c)| {
+        ((n * 5 + c * 3 + h * 7 + w * 11) % 23) as f32 - 11.5
+    });
+    x[[1, 4, 4, 17]] = f32::NAN;
+    let window = Window2d::new(3, 2).with_padding(1);
+    let (want, want_idx) = max_pool2d_nhwc(&x, &window).unwrap();
+    let (y, idx) = max_pool2d_nhwc(&x.mapv(f16::from_f32), &window).unwrap();
+    assert!(y[[1, 2, 2, 17]].is_nan());
+    let same = |a: f32, b: f32| a == b || (a.is_nan() && b.is_nan());
+    assert!(y.iter().zip(&want).all(|(y, &w)| same(y.to_f32(), w)));
     assert_eq!(idx, want_idx);
 }
 

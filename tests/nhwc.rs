@@ -130,6 +130,28 @@ fn block_edges_equal_nchw() {
     }
 }
 
+/// Infinities of both signs, and finite values whose sums overflow: the
+/// blocks' NaN probes, sums of each lane's values, turn NaN where no value
+/// is, and those blocks are taken again exactly.
+#[test]
+fn infinities_equal_nchw() {
+    let values = [
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MAX,
+        -f32::MAX,
+        1.,
+        f32::NAN,
+    ];
+    for c in [3, 8, 16, 40] {
+        let x = Array4::from_shape_fn((2, 7, 9, c), |(n, h, w, ch)| {
+            values[(n * 5 + ch * 7 + h * 3 + w * 11) % values.len()]
+        });
+        check(x.view(), &Window2d::new(3, 2).with_padding(1)).unwrap();
+        check(x.view(), &Window2d::new(2, 2)).unwrap();
+    }
+}
+
 /// Other element types through the same blocks: `f64` for every op,
 /// `u8` images for max.
 #[test]
