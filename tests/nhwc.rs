@@ -249,6 +249,16 @@ fn bad_shapes_and_indices_are_errors() {
             plane_len: 16,
         })
     );
+    for extreme in [i64::MIN, i64::MAX] {
+        indices[[0, 1, 0, 1]] = extreme;
+        assert_eq!(
+            max_pool2d_nhwc_backward(&y, &indices, [1, 4, 4, 3]),
+            Err(PoolError::IndexOutOfBounds {
+                index: extreme,
+                plane_len: 16,
+            })
+        );
+    }
     // the first offending index in standard order, whatever the threads
     let big = Array4::<f32>::zeros((3, 64, 64, 16));
     let (big_y, mut big_indices) = max_pool2d_nhwc(&big, &window).unwrap();
