@@ -11,10 +11,11 @@
 //! time on (8, 112, 112, 8) and (8, 112, 112, 4) 3x3/s2/p1 on the 2-core
 //! development machine. The mean backward adds each window's shares a
 //! block at a time into its cells (blocks that do not overlap: 16s, then
-//! 8, 4 and the last 1 to 3 channels); the max backward adds each delta to the cell its
-//! index names. Both zero the gradient as the windows reach its rows, not
-//! in a pass of their own. Images go to threads (and bands of output rows,
-//! in a forward with fewer images than threads) as NCHW planes do.
+//! 8, 4 and the last 1 to 3 channels); the max backward adds each delta to
+//! the cell its index names. Both zero the gradient as the windows reach
+//! its rows, not in a pass of their own. Images go to threads (and bands of
+//! output rows, in a forward with fewer images than threads) as NCHW planes
+//! do.
 
 use ndarray::{Array4, ArrayRef, Axis, Ix4};
 use num_traits::Float;
@@ -27,8 +28,8 @@ use crate::layout::{check_shape, new_array, shape4, with_standard_layout};
 use crate::mean::{add_row, to_float};
 use crate::parallel::{Out, Task, for_each_band};
 
-/// Channels a block of the kernels holds at once: two AVX2 vectors of `f32`,
-/// one AVX-512 vector.
+/// Channels the widest block of the kernels holds at once: two AVX2 vectors
+/// of `f32`, one AVX-512 vector.
 const LANES: usize = 16;
 
 /// The plan for an NHWC input, and the NHWC output shape.
