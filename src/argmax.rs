@@ -1,7 +1,7 @@
 //! Compact argmax storage: each window's winner as its offset within the
 //! window, one byte when the window has at most 256 cells.
 
-use ndarray::Array4;
+use ndarray::{Array4, ArrayRef, Ix4};
 
 use crate::PoolError;
 use crate::geometry::{Plan, Window2d};
@@ -227,36 +227,48 @@ impl Argmax {
     /// # Ok::<(), ndarray_pooling::PoolError>(())
     /// ```
     pub fn to_indices(&self) -> Array4<i64> {
-        let values = match &self.offsets {
-            Offsets::U8(o) => self.flat_indices(o),
-            Offsets::U16(o) => self.flat_indices(o),
-            Offsets::U32(o) => self.flat_indices(o),
-        };
+        let mut values = Vec::with_capacity(self.output_shape.iter().product());
+        self.each_index(|index| values.push(index));
         Array4::from_shape_vec(self.output_shape, values)
             .expect("an argmax holds one offset per output cell")
     }
 
-    fn flat_indices<O: Offset>(&self, offsets: &[O]) -> Vec<i64> {
-        let plan = &self.plan;
-        let (width, size_w) = (plan.in_width(), plan.cols.size);
-        let (dilation_h, dilation_w) = (plan.rows.dilation, plan.cols.dilation);
-        let cells = plan.rows.windows.iter().flat_map(|row| {
-            plan.cols
-                .windows
-                .iter()
-                .map(move |col| (row.start, col.start))
+    /// [`to_indices`](Self::to_indices) into `indices`, which has the
+    /// output shape, in any layout.
+    pub(crate) fn write_indices(&self, indices: &mut ArrayRef<i64, Ix4>) {
+        let mut cells = indices.iter_mut();
+        self.each_index(|index| {
+            if let Some(cell) = cells.next() {
+                *cell = index;
+            }
         });
-        let cells: Vec<(usize, usize)> = cells.collect();
-        offsets
-            .iter()
-            .zip(cells.iter().cycle())
-            .map(|(&offset, &(h0, w0))| {
-                let offset = offset.to_usize();
-                let h = h0 + offset / size_w * dilation_h;
-                let w = w0 + offset % size_w * dilation_w;
-                (h * width + w) as i64
-            })
-            .collect()
+    }
+
+    /// Each output cell's flat index, in standard order.
+    fn each_index(&self, each: impl FnMut(i64)) {
+        match &self.offsets {
+            Offsets::U8(o) => self.flat_indices(o, each),
+            Offsets::U16(o) => self.flat_indices(o, each),
+            Offsets::U32(o) => self.flat_indices(o, each),
+        }
+    }
+
+    fn flat_indices<O: Offset>(&self, offsets: &[O], mut each: impl FnMut(i64)) {
+        let plan = &self.plan;
+        let (width, per_plane) = (plan.in_width(), plan.out_height() * plan.out_width());
+        if per_plane == 0 {
+            return;
+        }
+        let table = CellTable::new(plan);
+        for plane in offsets.chunks(per_plane) {
+            let mut plane = plane.iter();
+            for row in &plan.rows.windows {
+                for (col, &offset) in plan.cols.windows.iter().zip(&mut plane) {
+                    let first = row.start * width + col.start;
+                    each((first + table.distance(offset.to_usize())) as i64);
+                }
+            }
+        }
     }
 
     /// Readies the storage for a forward over `plan`, reusing the allocation

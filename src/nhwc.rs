@@ -15,12 +15,16 @@
 //! the cell its index names. Both zero the gradient as the windows reach
 //! its rows, not in a pass of their own. Images go to threads (and bands of
 //! output rows, in a forward with fewer images than threads) as NCHW planes
-//! do.
+//! do. An input of one channel is an NCHW input of the same cells, and all
+//! but the max backward pool it with the NCHW kernels (see [`planar`]).
 
-use ndarray::{Array4, ArrayRef, Axis, Ix4};
+use std::cell::RefCell;
+
+use ndarray::{Array4, ArrayRef, ArrayView4, ArrayViewMut4, Axis, Ix4};
 use num_traits::Float;
 
 use crate::PoolError;
+use crate::argmax::Argmax;
 use crate::element::{Extremum, Largest, MeanElement, PoolElement};
 use crate::geometry::{AxisWindow, MeanDivisor, Plan, Window2d, output_shape};
 use crate::isa;
@@ -38,6 +42,42 @@ fn plan(x_shape: [usize; 4], window: &Window2d) -> Result<(Plan, [usize; 4]), Po
     let plan = window.plan(h, w)?;
     let [_, _, out_h, out_w] = output_shape([n, c, h, w], plan.out_height(), plan.out_width())?;
     Ok((plan, [n, out_h, out_w, c]))
+}
+
+/// `x` as NCHW, where it has one channel: the same cells in the same order,
+/// each image one plane, which the NCHW kernels pool a row at a time. The
+/// NHWC kernels cost a pass over each window cell's run of `C` values,
+/// which for one value is the whole cost: on (8, 112, 112, 1) 3x3/s2/p1,
+/// one thread, the NCHW kernels took a tenth of the time or less.
+fn planar<T>(x: &ArrayRef<T, Ix4>) -> Option<ArrayView4<'_, T>> {
+    (x.dim().3 == 1).then(|| x.view().permuted_axes([0, 3, 1, 2]))
+}
+
+/// [`planar`] for an array the NCHW kernels write.
+fn planar_mut<T>(x: &mut ArrayRef<T, Ix4>) -> ArrayViewMut4<'_, T> {
+    x.view_mut().permuted_axes([0, 3, 1, 2])
+}
+
+/// An NCHW result of one channel as the NHWC array `shape`.
+fn to_nhwc<T>(nchw: Array4<T>, shape: [usize; 4]) -> Array4<T> {
+    nchw.into_shape_with_order(shape)
+        .expect("one channel: the same cells in the same order")
+}
+
+thread_local! {
+    /// The compact argmax of [`max_pool2d_nhwc_into`] over one channel,
+    /// kept so that a training loop allocates nothing per step.
+    static ARGMAX: RefCell<Argmax> = RefCell::new(Argmax::default());
+}
+
+/// `f` with this thread's kept [`Argmax`], or a new one while that is in
+/// use (a call made by a task that a call already running on this thread
+/// waits for).
+fn with_argmax<R>(f: impl FnOnce(&mut Argmax) -> R) -> R {
+    ARGMAX.with(|kept| match kept.try_borrow_mut() {
+        Ok(mut argmax) => f(&mut argmax),
+        Err(_) => f(&mut Argmax::default()),
+    })
 }
 
 /// One image of `x` as a row-major `H x W x C` slice, copied if `x` is not
@@ -130,6 +170,10 @@ pub fn max_pool2d_nhwc<T: PoolElement>(
     window: &Window2d,
 ) -> Result<(Array4<T>, Array4<i64>), PoolError> {
     let (plan, shape) = plan(shape4(x), window)?;
+    if let Some(x) = planar(x) {
+        let (out, argmax) = crate::max_pool2d_argmax(&x, window)?;
+        return Ok((to_nhwc(out, shape), to_nhwc(argmax.to_indices(), shape)));
+    }
     let mut indices = Vec::new();
     let out = new_array(shape, |cells| {
         let indices = Out::new(&mut indices, shape);
@@ -173,6 +217,13 @@ pub fn max_pool2d_nhwc_into<T: PoolElement>(
     let (plan, shape) = plan(shape4(x), window)?;
     check_shape("output", out, shape)?;
     check_shape("indices", indices, shape)?;
+    if let Some(x) = planar(x) {
+        return with_argmax(|argmax| {
+            crate::max_pool2d_into(&x, window, &mut planar_mut(out), argmax)?;
+            argmax.write_indices(&mut planar_mut(indices));
+            Ok(())
+        });
+    }
     with_standard_layout(out, |out| {
         with_standard_layout(indices, |indices| {
             extreme::<T, Largest, true>(x, &plan, Out::Given(out), Out::Given(indices));
@@ -204,6 +255,12 @@ pub fn max_pool2d_nhwc_without_indices<T: PoolElement>(
     window: &Window2d,
 ) -> Result<Array4<T>, PoolError> {
     let (plan, shape) = plan(shape4(x), window)?;
+    if let Some(x) = planar(x) {
+        return Ok(to_nhwc(
+            crate::max_pool2d_without_indices(&x, window)?,
+            shape,
+        ));
+    }
     Ok(new_array(shape, |cells| {
         extreme::<T, Largest, false>(x, &plan, Out::new(cells, shape), Out::Given(&mut []));
     }))
@@ -235,6 +292,9 @@ pub fn max_pool2d_nhwc_without_indices_into<T: PoolElement>(
 ) -> Result<(), PoolError> {
     let (plan, shape) = plan(shape4(x), window)?;
     check_shape("output", out, shape)?;
+    if let Some(x) = planar(x) {
+        return crate::max_pool2d_without_indices_into(&x, window, &mut planar_mut(out));
+    }
     with_standard_layout(out, |out| {
         extreme::<T, Largest, false>(x, &plan, Out::Given(out), Out::Given(&mut []));
     });
@@ -429,6 +489,9 @@ pub fn mean_pool2d_nhwc<T: MeanElement>(
     divisor: MeanDivisor,
 ) -> Result<Array4<T>, PoolError> {
     let (plan, shape) = plan(shape4(x), window)?;
+    if let Some(x) = planar(x) {
+        return Ok(to_nhwc(crate::mean_pool2d(&x, window, divisor)?, shape));
+    }
     Ok(T::new_in_accumulator(&[x], shape, |x, cells| {
         mean(x[0], &plan, divisor, Out::new(cells, shape));
     }))
@@ -462,6 +525,9 @@ pub fn mean_pool2d_nhwc_into<T: MeanElement>(
 ) -> Result<(), PoolError> {
     let (plan, shape) = plan(shape4(x), window)?;
     check_shape("output", out, shape)?;
+    if let Some(x) = planar(x) {
+        return crate::mean_pool2d_into(&x, window, divisor, &mut planar_mut(out));
+    }
     T::in_accumulator(&[x], out, |x, out| {
         with_standard_layout(out, |out| mean(x[0], &plan, divisor, Out::Given(out)));
         Ok(())
@@ -495,6 +561,11 @@ pub fn mean_pool2d_nhwc_backward<T: MeanElement>(
 ) -> Result<Array4<T>, PoolError> {
     let (plan, shape) = plan(input_shape, window)?;
     check_shape("delta", delta, shape)?;
+    if let Some(delta) = planar(delta) {
+        let [n, h, w, _] = input_shape;
+        let grad = crate::mean_pool2d_backward(&delta, [n, 1, h, w], window, divisor)?;
+        return Ok(to_nhwc(grad, input_shape));
+    }
     Ok(T::new_in_accumulator(
         &[delta],
         input_shape,
@@ -533,6 +604,9 @@ pub fn mean_pool2d_nhwc_backward_into<T: MeanElement>(
 ) -> Result<(), PoolError> {
     let (plan, shape) = plan(shape4(grad), window)?;
     check_shape("delta", delta, shape)?;
+    if let Some(delta) = planar(delta) {
+        return crate::mean_pool2d_backward_into(&delta, window, divisor, &mut planar_mut(grad));
+    }
     T::in_accumulator(&[delta], grad, |delta, grad| {
         with_standard_layout(grad, |grad| {
             mean_backward(delta[0], &plan, divisor, Out::Given(grad));
@@ -920,5 +994,20 @@ fn share_block<T: Float, const L: usize>(
     for &offset in offsets {
         let at = offset + first;
         add_row(&shares, &mut grad[at..at + L]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_argmax;
+    use crate::Argmax;
+
+    #[test]
+    fn a_nested_call_takes_an_argmax_of_its_own() {
+        let distinct = with_argmax(|outer| {
+            let outer: *const Argmax = outer;
+            with_argmax(|inner| !std::ptr::eq(outer, inner))
+        });
+        assert!(distinct);
     }
 }
