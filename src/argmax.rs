@@ -5,6 +5,7 @@ use ndarray::{Array4, ArrayRef, Ix4};
 
 use crate::PoolError;
 use crate::geometry::{Plan, Window2d};
+use crate::isa;
 
 /// An offset within a window, stored in the narrowest type that holds every
 /// offset of the window.
@@ -227,8 +228,8 @@ impl Argmax {
     /// # Ok::<(), ndarray_pooling::PoolError>(())
     /// ```
     pub fn to_indices(&self) -> Array4<i64> {
-        let mut values = Vec::with_capacity(self.output_shape.iter().product());
-        self.each_index(|index| values.push(index));
+        let mut values = vec![0; self.output_shape.iter().product()];
+        self.indices_into(&mut values);
         Array4::from_shape_vec(self.output_shape, values)
             .expect("an argmax holds one offset per output cell")
     }
@@ -236,39 +237,62 @@ impl Argmax {
     /// [`to_indices`](Self::to_indices) into `indices`, which has the
     /// output shape, in any layout.
     pub(crate) fn write_indices(&self, indices: &mut ArrayRef<i64, Ix4>) {
-        let mut cells = indices.iter_mut();
-        self.each_index(|index| {
-            if let Some(cell) = cells.next() {
-                *cell = index;
-            }
-        });
-    }
-
-    /// Each output cell's flat index, in standard order.
-    fn each_index(&self, each: impl FnMut(i64)) {
-        match &self.offsets {
-            Offsets::U8(o) => self.flat_indices(o, each),
-            Offsets::U16(o) => self.flat_indices(o, each),
-            Offsets::U32(o) => self.flat_indices(o, each),
+        match indices.as_slice_mut() {
+            Some(cells) => self.indices_into(cells),
+            None => indices.assign(&self.to_indices()),
         }
     }
 
-    fn flat_indices<O: Offset>(&self, offsets: &[O], mut each: impl FnMut(i64)) {
+    /// Each output cell's flat index into `cells`, in standard order.
+    fn indices_into(&self, cells: &mut [i64]) {
+        match &self.offsets {
+            Offsets::U8(o) => self.flat_indices(o, cells),
+            Offsets::U16(o) => self.flat_indices(o, cells),
+            Offsets::U32(o) => self.flat_indices(o, cells),
+        }
+    }
+
+    /// An output row at a time: the row's first real input row, each
+    /// window's first real column, and the offset's distance from there,
+    /// looked up in a table of 256 for byte offsets (no bounds check).
+    fn flat_indices<O: Offset>(&self, offsets: &[O], cells: &mut [i64]) {
         let plan = &self.plan;
-        let (width, per_plane) = (plan.in_width(), plan.out_height() * plan.out_width());
-        if per_plane == 0 {
+        let (width, out_width) = (plan.in_width(), plan.out_width());
+        if out_width == 0 {
             return;
         }
         let table = CellTable::new(plan);
-        for plane in offsets.chunks(per_plane) {
-            let mut plane = plane.iter();
-            for row in &plan.rows.windows {
-                for (col, &offset) in plan.cols.windows.iter().zip(&mut plane) {
-                    let first = row.start * width + col.start;
-                    each((first + table.distance(offset.to_usize())) as i64);
-                }
-            }
+        let cols: Vec<usize> = plan.cols.windows.iter().map(|col| col.start).collect();
+        let bytes = std::mem::size_of::<O>() == 1;
+        let mut distances = [0; 256];
+        if let (true, Some(table)) = (bytes, table.distances()) {
+            distances[..table.len()].copy_from_slice(table);
         }
+        let len = cells.len();
+        let rows = plan.rows.windows.iter().cycle();
+        let runs = offsets
+            .chunks_exact(out_width)
+            .zip(cells.chunks_exact_mut(out_width));
+        isa::wide(
+            len,
+            #[inline(always)]
+            || {
+                for (row, (offsets, cells)) in rows.zip(runs) {
+                    let first = row.start * width;
+                    let windows = cells.iter_mut().zip(offsets).zip(&cols);
+                    if bytes {
+                        for ((cell, &offset), &col) in windows {
+                            let distance = distances[offset.to_usize() & 255];
+                            *cell = (first + col + distance) as i64;
+                        }
+                    } else {
+                        for ((cell, &offset), &col) in windows {
+                            *cell = (first + col + table.distance(offset.to_usize())) as i64;
+                        }
+                    }
+                }
+            },
+        )
     }
 
     /// Readies the storage for a forward over `plan`, reusing the allocation

@@ -752,3 +752,26 @@ proptest! {
         check_max::<f64>(&case)?;
     }
 }
+
+/// Windows of more than 4096 cells, whose offsets' distances are computed
+/// rather than looked up, and of 257 to 4096, whose offsets take two bytes:
+/// the indices and the compact argmax's indices as the reference's.
+#[test]
+fn large_windows_index_like_the_reference() {
+    for (size, dilation, padding) in [((70, 70), 1, 0), ((17, 20), 2, 3), ((65, 3), 1, 1)] {
+        let window = Window2d::new(size, 3)
+            .with_dilation(dilation)
+            .with_padding(padding);
+        let x = Array4::from_shape_fn((2, 2, 150, 160), |(n, c, h, w)| {
+            ((n * 131 + c * 71 + h * 31 + w * 17) % 997) as f64
+        });
+        let (y, indices) = common::max_forward(x.view(), &window).unwrap();
+        let (got_y, got_indices) = max_pool2d(&x, &window).unwrap();
+        assert!(common::same(&y, &got_y));
+        assert_eq!(indices, got_indices);
+        let mut out = Array4::zeros(y.raw_dim());
+        let mut argmax = Argmax::default();
+        max_pool2d_into(&x, &window, &mut out, &mut argmax).unwrap();
+        assert_eq!(indices, argmax.to_indices());
+    }
+}
