@@ -185,7 +185,9 @@ pub fn max_pool2d_nhwc<T: PoolElement>(
 
 /// [`max_pool2d_nhwc`] into `out` and `indices`, which must have the output
 /// shape `(N, OH, OW, C)`: a training loop that keeps both allocates nothing
-/// per step.
+/// per step. (With one channel the NCHW kernels pool the input, and the
+/// compact argmax that the indices are written from is kept per thread,
+/// one byte or more per output cell, for the next call.)
 ///
 /// # Errors
 ///
