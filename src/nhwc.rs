@@ -101,6 +101,8 @@ struct RowCells {
     cells: Vec<usize>,
     offsets: Vec<usize>,
     starts: Vec<usize>,
+    /// The first row, real rows, `W` and `C` of the output row filled last.
+    filled: Option<(usize, usize, usize, usize)>,
 }
 
 impl RowCells {
@@ -109,16 +111,33 @@ impl RowCells {
             cells: Vec::new(),
             offsets: Vec::new(),
             starts: Vec::new(),
+            filled: None,
         }
     }
 
     /// The windows of `row_window`'s output row, in an image `W` cells wide
-    /// of `C` channels.
+    /// of `C` channels, for the same plan as every fill before. An output
+    /// row with as many real rows as the last one, further down, is the
+    /// last one's cells moved down: a vector add, not the loop over every
+    /// window's cells, which on (8, 112, 112, C) 3x3/s2/p1 had taken half
+    /// the instructions of the mean forward at C = 3 and C = 16.
     fn fill(&mut self, plan: &Plan, row_window: &AxisWindow, (w, c): (usize, usize)) {
+        let key = (row_window.start, row_window.taps, w, c);
+        let moved = |&(start, taps, w0, c0): &(usize, usize, usize, usize)| {
+            (taps, w0, c0) == (key.1, w, c) && start <= key.0
+        };
+        if let Some((start, ..)) = self.filled.filter(moved) {
+            let rows = row_window.start - start;
+            shift(&mut self.cells, rows * w);
+            shift(&mut self.offsets, rows * w * c);
+            self.filled = Some(key);
+            return;
+        }
         let RowCells {
             cells,
             offsets,
             starts,
+            filled,
         } = self;
         cells.clear();
         starts.clear();
@@ -131,6 +150,7 @@ impl RowCells {
         }
         offsets.clear();
         offsets.extend(cells.iter().map(|&cell| cell * c));
+        *filled = Some(key);
     }
 
     /// Window `j`'s cells and their offsets.
@@ -138,6 +158,13 @@ impl RowCells {
     fn window(&self, j: usize) -> (&[usize], &[usize]) {
         let span = self.starts[j]..self.starts[j + 1];
         (&self.cells[span.clone()], &self.offsets[span])
+    }
+}
+
+/// Adds `by` to every value.
+fn shift(values: &mut [usize], by: usize) {
+    for value in values {
+        *value += by;
     }
 }
 
