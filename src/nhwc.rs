@@ -101,8 +101,8 @@ struct RowCells {
     cells: Vec<usize>,
     offsets: Vec<usize>,
     starts: Vec<usize>,
-    /// The first row, real rows, `W` and `C` of the output row filled last.
-    filled: Option<(usize, usize, usize, usize)>,
+    /// The first row and real rows of the output row filled last.
+    filled: Option<(usize, usize)>,
 }
 
 impl RowCells {
@@ -116,17 +116,16 @@ impl RowCells {
     }
 
     /// The windows of `row_window`'s output row, in an image `W` cells wide
-    /// of `C` channels, for the same plan as every fill before. An output
-    /// row with as many real rows as the last one, further down, is the
-    /// last one's cells moved down: a vector add, not the loop over every
-    /// window's cells, which on (8, 112, 112, C) 3x3/s2/p1 had taken half
-    /// the instructions of the mean forward at C = 3 and C = 16.
+    /// of `C` channels, for the same plan and image shape as every fill
+    /// before. An output row with as many real rows as the last one,
+    /// further down, is the last one's cells moved down: a vector add, not
+    /// the loop over every window's cells, which on (8, 112, 112, C)
+    /// 3x3/s2/p1 had taken half the instructions of the mean forward at
+    /// C = 3 and C = 16.
     fn fill(&mut self, plan: &Plan, row_window: &AxisWindow, (w, c): (usize, usize)) {
-        let key = (row_window.start, row_window.taps, w, c);
-        let moved = |&(start, taps, w0, c0): &(usize, usize, usize, usize)| {
-            (taps, w0, c0) == (key.1, w, c) && start <= key.0
-        };
-        if let Some((start, ..)) = self.filled.filter(moved) {
+        let key = (row_window.start, row_window.taps);
+        let moved = |&(start, taps): &(usize, usize)| taps == key.1 && start <= key.0;
+        if let Some((start, _)) = self.filled.filter(moved) {
             let rows = row_window.start - start;
             shift(&mut self.cells, rows * w);
             shift(&mut self.offsets, rows * w * c);
