@@ -14,6 +14,10 @@ pub(crate) trait Offset:
 {
     fn from_usize(offset: usize) -> Self;
     fn to_usize(self) -> usize;
+    /// `if wins { a } else { b }` by a mask of `wins` in the type's own
+    /// width, so that loops selecting offsets beside `f32` or `f64` values
+    /// vectorize: as an `if`, LLVM kept them scalar, a branch a cell.
+    fn pick(wins: bool, a: Self, b: Self) -> Self;
 }
 
 macro_rules! offset {
@@ -26,6 +30,11 @@ macro_rules! offset {
             #[inline(always)]
             fn to_usize(self) -> usize {
                 self as usize
+            }
+            #[inline(always)]
+            fn pick(wins: bool, a: Self, b: Self) -> Self {
+                let mask = <$t>::from(wins).wrapping_neg();
+                (a & mask) | (b & !mask)
             }
         }
     )*};

@@ -12,9 +12,11 @@
 //! 4, 8, … cells, each level one pass; see [`double`]); others split the run
 //! into its stride phases once, then take one contiguous pass per column
 //! tap. Windows clipped by padding are reduced a column at a time over every
-//! row of the run. Output rows of windows taller than three rows, one row
-//! apart, are combined by doubling too ([`double_rows`]); other rows of
-//! windows taller than three, a pass per window row.
+//! row of the run, or, where several of adjacent cells share a row's first
+//! or last cell, in one walk per row and side ([`edges`]). Output rows of
+//! windows taller than three rows, one row apart, are combined by doubling
+//! too ([`double_rows`]); other rows of windows taller than three, a pass
+//! per window row.
 //!
 //! The result equals the reference's walk over the window in row-major
 //! order: of equal values the first wins in both, since a row's first
@@ -168,7 +170,30 @@ impl<T: PoolElement> Separable<T> {
             }
         }
         let rows = high - low;
-        for o in (0..interior.start).chain(interior.end..out_width) {
+        let base = &input[low * width..];
+        // clipped windows of adjacent cells that start at a row's first cell
+        // or end at its last, each side's in one walk along the row where
+        // it has several
+        let side = |o: &usize| cols.dilation == 1 || cols.windows[*o].taps == 1;
+        let prefix = |o: &usize| side(o) && cols.windows[*o].start == 0;
+        let suffix = |o: &usize| {
+            let window = &cols.windows[*o];
+            side(o) && window.start + window.taps == width
+        };
+        // (a side's one window by itself: its walk is the window's cells)
+        let shared = |count: usize| if count > 1 { count } else { 0 };
+        let (left, right) = if interior.start > 1 || out_width - interior.end > 1 {
+            let left = shared((0..interior.start).take_while(prefix).count());
+            let right = shared((interior.end..out_width).rev().take_while(suffix).count());
+            (left, out_width - right)
+        } else {
+            (0, out_width)
+        };
+        if left > 0 || right < out_width {
+            let reduced = (&mut best[..], &mut tap[..], pitch);
+            nan |= edges::<T, E, INDEX>((base, width, rows), &cols.windows, (left, right), reduced);
+        }
+        for o in (left..interior.start).chain(interior.end..right) {
             let window = &cols.windows[o];
             let input = &input[low * width + window.start..];
             let (best, tap) = (&mut best[o..], if INDEX { &mut tap[o..] } else { &mut [] });
@@ -360,7 +385,7 @@ fn double_rows<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     }
     let level = (&mut values[..], &mut at[..]);
     isa::wide(
-        n,
+        span(2),
         #[inline(always)]
         || {
             let (offset, later) = (|t: u8| O::from_usize(t as usize), O::from_usize(width));
@@ -370,11 +395,32 @@ fn double_rows<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     let levels_of = ([&mut values, &mut other], [&mut *at, &mut *other_at]);
     let m = climb::<T, E, O, INDEX>(levels_of, (size, pitch, width), span);
     let gap = size - m;
+    let later = O::from_usize(gap * width);
+    // rows of reductions as wide as the output's, and windows one row
+    // apart: all output rows in one pass
+    if pitch == n {
+        debug_assert!(windows.windows(2).all(|w| w[1].start == w[0].start + 1));
+        let r = (windows[0].start - low) * pitch;
+        let run = (&values[r..], if INDEX { &at[r..] } else { &[] });
+        let out = &mut out[..windows.len() * n];
+        let offsets = if INDEX {
+            &mut offsets[..windows.len() * n]
+        } else {
+            &mut []
+        };
+        isa::wide(
+            out.len(),
+            #[inline(always)]
+            || pair::<T, E, O, O, INDEX>(run, gap * pitch, (|t| t, later), (out, offsets)),
+        );
+        levels.values = [values, other];
+        levels.offsets = Some(kept);
+        return;
+    }
     isa::wide(
         n,
         #[inline(always)]
         || {
-            let later = O::from_usize(gap * width);
             for (i, window) in windows.iter().enumerate() {
                 let r = (window.start - low) * pitch;
                 let run = (&values[r..], if INDEX { &at[r..] } else { &[] });
@@ -463,13 +509,7 @@ fn pair_row<T: PoolElement, E: Extremum, const INDEX: bool>(
 /// with `INDEX` its tap in `out_taps`: `tap(taps[c])`, or
 /// `tap(taps[c + gap]) + later` for the later run.
 #[inline(always)]
-fn pair<
-    T: PoolElement,
-    E: Extremum,
-    A: Copy,
-    B: Copy + std::ops::Add<Output = B>,
-    const INDEX: bool,
->(
+fn pair<T: PoolElement, E: Extremum, A: Copy, B: Offset, const INDEX: bool>(
     (values, taps): (&[T], &[A]),
     gap: usize,
     (tap, later): (impl Fn(A) -> B, B),
@@ -483,11 +523,7 @@ fn pair<
         for c in 0..n {
             let wins = E::beats(high[c], low[c]);
             out[c] = if wins { high[c] } else { low[c] };
-            out_taps[c] = if wins {
-                tap(high_taps[c]) + later
-            } else {
-                tap(low_taps[c])
-            };
+            out_taps[c] = B::pick(wins, tap(high_taps[c]) + later, tap(low_taps[c]));
         }
     } else {
         for c in 0..n {
@@ -573,7 +609,7 @@ fn reduce_blocks<T: PoolElement, E: Extremum, const INDEX: bool, const L: usize>
                 nan |= value.is_nan();
                 let wins = E::beats(value, *b);
                 *b = if wins { value } else { *b };
-                *w = if wins { t as u8 } else { *w };
+                *w = u8::pick(wins, t as u8, *w);
             }
         }
         best[at..at + L].copy_from_slice(&values);
@@ -625,7 +661,76 @@ fn reduce_tap<T: PoolElement, E: Extremum, const INDEX: bool>(
         let wins = E::beats(value, b);
         best[j] = if wins { value } else { b };
         if INDEX {
-            tap[j] = if wins { t } else { tap[j] };
+            tap[j] = u8::pick(wins, t, tap[j]);
+        }
+    }
+    nan
+}
+
+/// The clipped windows `..left` of every row, which start at its first
+/// cell, and `right..`, which end at its last (of adjacent cells; `windows`
+/// in order, the taps of the first growing, the starts of the second), of
+/// `rows` consecutive rows of `input`, `width` apart, reduced into `best`
+/// and `tap`, `pitch` apart: a row's first cells walked once forward for
+/// the first, its last cells once backward for the second, each window
+/// taken where the walk has covered its cells. Of equal values the earlier
+/// cell wins both walks, as in [`edge`]. Returns whether a cell walked is
+/// NaN.
+#[inline(never)]
+fn edges<T: PoolElement, E: Extremum, const INDEX: bool>(
+    (input, width, rows): (&[T], usize, usize),
+    windows: &[AxisWindow],
+    (left, right): (usize, usize),
+    (best, tap, pitch): (&mut [T], &mut [u8], usize),
+) -> bool {
+    let mut nan = false;
+    let (lefts, rights) = (&windows[..left], &windows[right..]);
+    for r in 0..rows {
+        let row = &input[r * width..][..width];
+        let best = &mut best[r * pitch..];
+        let tap: &mut [u8] = if INDEX {
+            &mut tap[r * pitch..]
+        } else {
+            &mut []
+        };
+        if !lefts.is_empty() {
+            let (mut b, mut t, mut k) = (row[0], 0, 1);
+            nan |= b.is_nan();
+            for (o, window) in lefts.iter().enumerate() {
+                while k < window.taps {
+                    let value = row[k];
+                    nan |= value.is_nan();
+                    if E::beats(value, b) {
+                        (b, t) = (value, k);
+                    }
+                    k += 1;
+                }
+                best[o] = b;
+                if INDEX {
+                    tap[o] = t as u8;
+                }
+            }
+        }
+        if let Some(last) = rights.last() {
+            let mut k = width - 1;
+            let (mut b, mut w) = (row[k], k);
+            nan |= b.is_nan();
+            for (o, window) in rights.iter().enumerate().rev() {
+                while k > window.start {
+                    k -= 1;
+                    let value = row[k];
+                    nan |= value.is_nan();
+                    // the earlier cell wins a tie
+                    if !E::beats(b, value) {
+                        (b, w) = (value, k);
+                    }
+                }
+                best[right + o] = b;
+                if INDEX {
+                    tap[right + o] = (w - window.start) as u8;
+                }
+            }
+            debug_assert!(last.start + last.taps == width);
         }
     }
     nan
@@ -804,17 +909,14 @@ fn fold_row<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
         for j in 0..n {
             let wins = E::beats(best[j], out[j]);
             out[j] = if wins { best[j] } else { out[j] };
-            offsets[j] = if wins {
-                O::from_usize(base + tap[j] as usize)
-            } else {
-                offsets[j]
-            };
+            offsets[j] = O::pick(wins, O::from_usize(base + tap[j] as usize), offsets[j]);
         }
     } else {
+        // a store every cell: as a store only where the row wins, the
+        // portable build branched on every cell
         for j in 0..n {
-            if E::beats(best[j], out[j]) {
-                out[j] = best[j];
-            }
+            let (b, o) = (best[j], out[j]);
+            out[j] = if E::beats(b, o) { b } else { o };
         }
     }
 }
