@@ -9,9 +9,7 @@
 //! rows), the 2x2 max, min and mean, the 3x3 and general mean, the
 //! stride-phase splits and the mean backward's gathering passes, the
 //! channels-last blocks and the range check of the channels-last max
-//! backward's indices (SSE2 has no 64-bit compare), and on
-//! AVX-512 only the max backward's gathering, which elsewhere lost to a
-//! scatter of one delta per window. On the earlier AVX-512
+//! backward's indices (SSE2 has no 64-bit compare). On an earlier AVX-512
 //! development machine the AVX-512 copies made those forwards 15–28 %
 //! faster, and the 2x2 and 3x3 mean forwards 5–7 % (see the README's
 //! Performance section). [`wide_isa`] tells a kernel which set it is

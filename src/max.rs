@@ -16,14 +16,11 @@ use num_traits::Float;
 use crate::PoolError;
 use crate::argmax::{Argmax, CellTable, Offset, Offsets};
 use crate::element::{Extremum, Largest, PoolElement, Smallest};
-use crate::geometry::{AxisPlan, AxisWindow, Plan, Reach, Window2d, output_shape};
-use crate::isa::{self, Isa};
+use crate::geometry::{AxisPlan, AxisWindow, Plan, Window2d, output_shape};
 use crate::layout::{
     check_shape, new_array, plane_len, planes, shape4, standard_slice_mut, with_standard_layout,
 };
-use crate::parallel::{
-    AHEAD, Out, Part, for_each_plane, for_each_plane_band, prefetch, zero_ahead,
-};
+use crate::parallel::{AHEAD, Out, Part, for_each_plane, for_each_plane_band, prefetch};
 use crate::phases::Phases;
 use crate::separable::Separable;
 
@@ -925,34 +922,20 @@ fn edges<T: PoolElement, E: Extremum, O: Offset, const INDEX: bool>(
     }
 }
 
-/// Backward over every plane: each delta to its window's winner.
+/// Backward over every plane: each delta to its window's winner, one
+/// delta per window in window order.
 ///
-/// Gathering pays only on AVX-512, with its masked adds (see [`gathers`]).
-/// On the AVX2 development machine (AMD Zen 3), into a caller's gradient
-/// of (8, 64, 112, 112) at one thread, it took 1.6x the time of one delta
-/// per window at 3x3/s1/p1 and 1.3x at 2x2/s1; on the portable path, in
-/// cache, 6x and 2.9x.
+/// Gathering each gradient cell's deltas instead (for windows one cell
+/// apart, summed in registers with masked adds) beat this on one AVX-512
+/// machine (AMD Zen 4) but lost on the others measured: on the AVX2 one
+/// (Zen 3), into a caller's gradient of (8, 64, 112, 112) at one thread, it
+/// took 1.6x the time at 3x3/s1/p1 and 1.3x at 2x2/s1, and on the AVX-512
+/// Zen 5 one 2.1x and 1.9x.
 fn backward<T: Float + Send + Sync, O: Offset>(
     delta: &ArrayRef<T, Ix4>,
     plan: &Plan,
     offsets: &[O],
     grad: Out<'_, T>,
-) {
-    let gather = if isa::chosen() == Isa::Avx512 {
-        Gathering::new(plan)
-    } else {
-        None
-    };
-    backward_by(delta, plan, offsets, grad, gather.as_ref());
-}
-
-/// [`backward`], windows one cell apart gathered where `gather` is given.
-fn backward_by<T: Float + Send + Sync, O: Offset>(
-    delta: &ArrayRef<T, Ix4>,
-    plan: &Plan,
-    offsets: &[O],
-    grad: Out<'_, T>,
-    gather: Option<&Gathering>,
 ) {
     let out_plane = plan.out_height() * plan.out_width();
     // Bands of input rows would share the rows of overlapping windows; split
@@ -967,176 +950,11 @@ fn backward_by<T: Float + Send + Sync, O: Offset>(
             if plan.rows.disjoint() && plan.cols.disjoint() {
                 // every cell written once: the whole plane at once
                 backward_disjoint(plan, delta, offsets, grad.all());
-            } else if let Some(gather) = gather {
-                gather.backward(plan, delta, offsets, &mut grad);
             } else {
                 backward_overlapping(plan, delta, offsets, &mut grad);
             }
         },
     );
-}
-
-/// Whether [`Gathering`] takes windows of `cells` cells, one cell apart on
-/// both axes, over rows of `mid` cells under full windows only: where it
-/// beat a read-modify-write per delta on the earlier, AVX-512 development
-/// machine (AMD Zen 4).
-/// At one thread, into a caller's gradient, 2x2/s1 took 0.50x the time on
-/// (8, 64, 112, 112) and 0.68x on (32, 64, 56, 56); 3x3/s1/p1 0.82x on the
-/// first but 1.10x on the second (blocks of 32, not 64); 5x5/s1/p2 2.3x,
-/// with 25 adds a cell in one chain.
-fn gathers(cells: usize, mid: usize) -> bool {
-    (cells <= 4 && mid >= 32) || (cells <= 9 && mid >= 64)
-}
-
-/// Max backward by gathering, for windows one cell apart on both axes:
-/// each gradient row written once, every cell the sum of the deltas of the
-/// windows whose winner it is, in window order (output row by output row,
-/// left to right), as the naive loop adds them to a zeroed gradient.
-struct Gathering {
-    /// The output rows whose windows reach each input row.
-    rows: Reach,
-    /// The input columns every one of whose windows is full (each starting
-    /// `lead` columns before its output column): gathered in blocks by
-    /// [`gather`].
-    mid: Range<usize>,
-    lead: usize,
-    /// Every other input column `c`, with each window `q` that reaches it
-    /// and the column tap `c` is of it: `(c, q, tap)`, windows in order.
-    edges: Vec<(usize, usize, usize)>,
-}
-
-impl Gathering {
-    fn new(plan: &Plan) -> Option<Self> {
-        let (rows, cols) = (&plan.rows, &plan.cols);
-        let dense = |axis: &AxisPlan| axis.stride == 1 && axis.dilation == 1;
-        let interior = cols.interior();
-        if !(dense(rows) && dense(cols)) || interior.is_empty() {
-            return None;
-        }
-        // full window `q` starts at input column `q - lead`; input column
-        // `c` is tap `t` of window `c + lead - t`
-        let lead = interior.start - cols.windows[interior.start].start;
-        let first = (interior.start + cols.size - 1).saturating_sub(lead);
-        let end = interior.end.saturating_sub(lead);
-        let mid = first..end.max(first);
-        if !gathers(rows.size.saturating_mul(cols.size), mid.len()) {
-            return None;
-        }
-        let reach = Reach::new(cols);
-        let edges = (0..mid.start)
-            .chain(mid.end..cols.input)
-            .flat_map(|c| reach.of(c).iter().map(move |&q| (c, q)))
-            .map(|(c, q)| (c, q, c - cols.windows[q].start))
-            .collect();
-        Some(Gathering {
-            rows: Reach::new(rows),
-            mid,
-            lead,
-            edges,
-        })
-    }
-
-    fn backward<T: Float, O: Offset>(
-        &self,
-        plan: &Plan,
-        delta: &[T],
-        offsets: &[O],
-        grad: &mut Part<'_, T>,
-    ) {
-        let (width, out_width, size) = (plan.in_width(), plan.out_width(), plan.cols.size);
-        let mid = self.mid.clone();
-        // from the first full window that reaches the first cell of `mid`,
-        // with its last column tap
-        let from = mid.start + self.lead + 1 - size;
-        let mut reaching = Vec::new();
-        grad.rows(width, |h, grad_row| {
-            // each output row reaching `h`: its deltas, its offsets, and
-            // the offset of its row tap
-            reaching.clear();
-            reaching.extend(self.rows.of(h).iter().map(|&r| {
-                let row = r * out_width..(r + 1) * out_width;
-                let base = (h - plan.rows.windows[r].start) * size;
-                (&delta[row.clone()], &offsets[row], base)
-            }));
-            let cells = &mut grad_row[mid.clone()];
-            isa::wide(
-                cells.len(),
-                #[inline(always)]
-                || gather(&reaching, from, size, cells),
-            );
-            grad_row[..mid.start].fill(T::zero());
-            grad_row[mid.end..].fill(T::zero());
-            for &(deltas, offsets, base) in &reaching {
-                for &(c, q, tap) in &self.edges {
-                    if offsets[q].to_usize() == base + tap {
-                        grad_row[c] = grad_row[c] + deltas[q];
-                    }
-                }
-            }
-        });
-    }
-}
-
-/// The cells of `mid`, each the sum of the deltas of the windows `reaching`
-/// (deltas, offsets and row-tap offset of each output row, in order) whose
-/// winner it is: cell `k` is column tap `t` of each row's window
-/// `from + k + size - 1 - t`. In blocks of 64 cells, or 32 in rows shorter
-/// than 64, the last block overlapping the one before, each summed in
-/// registers over every row and tap, in window order, and written once:
-/// the adds of one cell are a chain, so a block holds several vectors of
-/// independent chains.
-#[inline(always)]
-fn gather<T: Float, O: Offset>(
-    reaching: &[(&[T], &[O], usize)],
-    from: usize,
-    size: usize,
-    cells: &mut [T],
-) {
-    if cells.len() >= 64 {
-        gather_blocks::<T, O, 64>(reaching, from, size, cells);
-    } else {
-        gather_blocks::<T, O, 32>(reaching, from, size, cells);
-    }
-}
-
-/// [`gather`] in blocks of `L` cells; `cells` holds `L` or more.
-#[inline(always)]
-fn gather_blocks<T: Float, O: Offset, const L: usize>(
-    reaching: &[(&[T], &[O], usize)],
-    from: usize,
-    size: usize,
-    cells: &mut [T],
-) {
-    let n = cells.len();
-    let mut done = 0;
-    while done < n {
-        let start = done.min(n - L);
-        let mut block = [T::zero(); L];
-        for &(deltas, offsets, base) in reaching {
-            for t in (0..size).rev() {
-                let q = from + start + size - 1 - t;
-                let at = O::from_usize(base + t);
-                gather_tap(&deltas[q..q + L], &offsets[q..q + L], at, &mut block);
-            }
-        }
-        cells[start..start + L].copy_from_slice(&block);
-        done = start + L;
-    }
-}
-
-/// `cells[k] += deltas[k]` where `offsets[k]` is `at`: one window cell's
-/// deltas, for the cells that won their windows there.
-#[inline(always)]
-fn gather_tap<T: Float, O: Offset>(deltas: &[T], offsets: &[O], at: O, cells: &mut [T]) {
-    let n = cells.len();
-    let (deltas, offsets) = (&deltas[..n], &offsets[..n]);
-    for k in 0..n {
-        cells[k] = if offsets[k] == at {
-            cells[k] + deltas[k]
-        } else {
-            cells[k]
-        };
-    }
 }
 
 /// Windows that share no cell. Full 2x2 windows with stride 2 write every
@@ -1216,7 +1034,6 @@ fn backward_overlapping<T: Float, O: Offset>(
     let (width, out_width) = (plan.in_width(), plan.out_width());
     let landing = Landing::new(plan);
     let add = |cell: &mut T, d: T| *cell = *cell + d;
-    let ahead = zero_ahead::<T>(plan.rows.stride);
     for ((row_window, delta_row), offset_row) in plan
         .rows
         .windows
@@ -1224,7 +1041,7 @@ fn backward_overlapping<T: Float, O: Offset>(
         .zip(delta.chunks_exact(out_width))
         .zip(offsets.chunks_exact(out_width))
     {
-        let grad = grad.zeros_to((plan.rows.last_cell(row_window) + 1) * width, ahead);
+        let grad = grad.zeros_to((plan.rows.last_cell(row_window) + 1) * width);
         landing.row(
             delta_row,
             offset_row,
@@ -1232,7 +1049,7 @@ fn backward_overlapping<T: Float, O: Offset>(
             add,
         );
     }
-    grad.zeros_to(plan.in_height() * width, 0);
+    grad.zeros_to(plan.in_height() * width);
 }
 
 /// Where the deltas of an output row land: on each window's winner, which
@@ -1322,65 +1139,5 @@ fn land_run<T: Copy, O: Offset>(
 ) {
     for (j, (&d, &offset)) in deltas.iter().zip(offsets).enumerate() {
         land(&mut cells[j * stride + distances[offset.to_usize()]], d);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use ndarray::Array4;
-
-    use super::{Gathering, Offsets, Out, PoolElement, backward_by, max_pool2d_argmax};
-    use crate::Window2d;
-
-    /// Gathering runs on AVX-512 CPUs only; on every CPU it must give the
-    /// bits of one delta per window, which adds in the reference's order.
-    fn gathering_matches_scatter<T: PoolElement + num_traits::Float>() {
-        for (size, padding, width) in [(2, 0, 70), (3, 1, 112), (2, 1, 45)] {
-            let window = Window2d::new(size, 1).with_padding(padding);
-            // few distinct values: ties, and winners shared by windows
-            let x = Array4::from_shape_fn((2, 3, 9, width), |(a, b, i, j)| {
-                T::from((a * 131 + b * 71 + i * 31 + j * 17) % 13).unwrap()
-            });
-            let (y, argmax) = max_pool2d_argmax(&x, &window).unwrap();
-            // deltas of many bits, so that only the reference's order of
-            // adds gives the reference's sums
-            let delta = Array4::from_shape_fn(y.raw_dim(), |(a, b, i, j)| {
-                T::from(((a + 1) * (b + 2) * (i + 3) * (j + 5)) as f64)
-                    .unwrap()
-                    .sqrt()
-            });
-            let plan = &argmax.plan;
-            let gather = Gathering::new(plan).expect("the geometry gathers");
-            let Offsets::U8(offsets) = &argmax.offsets else {
-                panic!("windows of up to 9 cells keep one byte per offset");
-            };
-            let mut gathered = Array4::from_elem(x.raw_dim(), T::nan());
-            let mut scattered = Array4::from_elem(x.raw_dim(), T::nan());
-            let into = Out::Given(gathered.as_slice_mut().unwrap());
-            backward_by(&delta, plan, offsets, into, Some(&gather));
-            let into = Out::Given(scattered.as_slice_mut().unwrap());
-            backward_by(&delta, plan, offsets, into, None);
-            for (g, s) in gathered.iter().zip(&scattered) {
-                assert!(
-                    !num_traits::Float::is_nan(*s),
-                    "the scatter wrote every cell"
-                );
-                assert_eq!(
-                    g.to_f64().unwrap().to_bits(),
-                    s.to_f64().unwrap().to_bits(),
-                    "{size}x{size}/s1/p{padding}, width {width}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn gathering_matches_scatter_f32() {
-        gathering_matches_scatter::<f32>();
-    }
-
-    #[test]
-    fn gathering_matches_scatter_f64() {
-        gathering_matches_scatter::<f64>();
     }
 }

@@ -888,7 +888,7 @@ fn backward_overlapping<T: Float>(
         {
             *share = d / div;
         }
-        let grad = grad.zeros_to((plan.rows.last_cell(row_window) + 1) * width, 0);
+        let grad = grad.zeros_to((plan.rows.last_cell(row_window) + 1) * width);
         for h in plan.rows.cells(row_window) {
             let grad_row = &mut grad[h * width..(h + 1) * width];
             add_windows(grad_row, 0..interior.start, &shares);
@@ -910,7 +910,7 @@ fn backward_overlapping<T: Float>(
             add_windows(grad_row, interior.end..out_width, &shares);
         }
     }
-    grad.zeros_to(plan.in_height() * width, 0);
+    grad.zeros_to(plan.in_height() * width);
 }
 
 /// Backward for overlapping windows, by gathering: each gradient row is

@@ -7,7 +7,6 @@ use std::ops::Range;
 use ndarray::{ArrayRef, Ix4};
 use num_traits::Zero;
 
-use crate::isa::{self, Isa};
 use crate::layout::{plane_slice, plane_view};
 
 /// Below this many input elements a call stays on the calling thread: forking
@@ -129,20 +128,17 @@ impl<'a, A: Zero + Clone> Part<'a, A> {
     /// reached before.
     #[inline]
     pub fn to(&mut self, end: usize) -> &mut [A] {
-        self.reach(end, None)
+        self.reach(end, false)
     }
 
     /// Cells `..end` of the part, those not reached before set to zero, for
-    /// work that adds into them; in a caller's array, zeroed at least
-    /// `ahead` cells past those reached before, as far as the part goes
-    /// (see [`zero_ahead`]).
+    /// work that adds into them.
     #[inline]
-    pub fn zeros_to(&mut self, end: usize, ahead: usize) -> &mut [A] {
-        self.reach(end, Some(ahead))
+    pub fn zeros_to(&mut self, end: usize) -> &mut [A] {
+        self.reach(end, true)
     }
 
-    /// [`zeros_to`](Self::zeros_to) with no zeroing ahead, writing the zeros
-    /// even into a new output that holds zeros already: for work that
+    /// [`zeros_to`](Self::zeros_to), writing the zeros even into a new output that holds zeros already: for work that
     /// scatters into the cells, whose first writes would otherwise touch a
     /// new output's fresh pages out of order (the allocating channels-last
     /// max backward of (32, 112, 112, 64) 2x2/s2, one thread, took 1.3x the
@@ -158,22 +154,19 @@ impl<'a, A: Zero + Clone> Part<'a, A> {
                 cells[self.reached..end].fill(A::zero());
             }
         }
-        self.reach(end, Some(0))
+        self.reach(end, true)
     }
 
-    /// `zero`: whether to zero the cells not reached before, and how far
-    /// ahead at least.
+    /// `zero`: whether to zero the cells not reached before.
     #[inline(always)]
-    fn reach(&mut self, end: usize, zero: Option<usize>) -> &mut [A] {
+    fn reach(&mut self, end: usize, zero: bool) -> &mut [A] {
         debug_assert!(end <= self.len);
         let reached = self.reached;
         self.reached = reached.max(end);
         match &mut self.cells {
             Cells::Slice { cells, zeroed } => {
-                if let Some(ahead) = zero.filter(|_| !*zeroed && end > reached) {
-                    let ahead = end.max(self.len.min(reached + ahead));
-                    cells[reached..ahead].fill(A::zero());
-                    self.reached = ahead;
+                if zero && !*zeroed && end > reached {
+                    cells[reached..end].fill(A::zero());
                 }
                 &mut cells[..end]
             }
@@ -213,30 +206,6 @@ fn grows(bytes: usize) -> bool {
 /// storage 0.95x), while gradients of 12.8 MB and more still grow (the max
 /// backward of (4, 64, 112, 112) took 1.2x the time zeroed first).
 const GROW_FROM: usize = 8 << 20;
-
-/// How many cells of `A` ahead of the work [`Part::zeros_to`] should zero
-/// in a caller's array, for a backward whose windows move down `stride`
-/// rows at a time. On the AVX-512 development machine (AMD Zen 4), at one
-/// thread, zeroing 4 KiB ahead, not just the rows the next windows reach,
-/// made the 3x3/s2/p1 max backward of (8, 64, 112, 112) into a caller's
-/// gradient take 0.86–0.88x the time, at one thread and at two; 2 KiB and
-/// 8 KiB gained less. At stride 1, where the backward spends its time
-/// adding rather than waiting for lines, it took 9–12 % longer, so there it
-/// zeroes only what the windows reach. On the AVX2 development machine (AMD
-/// Zen 3) zeroing only what the windows reach was the faster at every
-/// stride: 0.80x the time of 4 KiB ahead at one thread and 0.71x at two
-/// (3x3/s2/p1), 0.80x at 5x5/s2/p2. The instruction set stands for the
-/// machine here, from one machine of each.
-pub(crate) fn zero_ahead<A>(stride: usize) -> usize {
-    if stride > 1 && isa::chosen() == Isa::Avx512 {
-        ZERO_AHEAD / std::mem::size_of::<A>().max(1)
-    } else {
-        0
-    }
-}
-
-/// See [`zero_ahead`], in bytes.
-const ZERO_AHEAD: usize = 4 << 10;
 
 /// How far a growing part grows at least, in bytes. On the 2-core
 /// development machine, at one thread, steps of 2 KiB made the allocating
@@ -526,34 +495,24 @@ fn run<T: Send>(tasks: Vec<T>, work: impl Fn(T) + Sync) {
 mod tests {
     use super::Part;
 
-    /// Zeroing ahead (taken on AVX-512 CPUs only) zeroes what the work
-    /// reaches and `ahead` cells past what it reached before, never past
-    /// the part, and leaves what the work wrote.
+    /// A part of a caller's array zeroes what the work reaches for the
+    /// first time, no further, and leaves what the work wrote.
     #[test]
-    fn zeros_ahead_of_the_work_within_the_part() {
+    fn zeros_what_the_work_reaches() {
         let mut cells = [7.0f32; 20];
         let mut part = Part::of_slice(&mut cells, false);
-        let first = part.zeros_to(3, 5);
+        let first = part.zeros_to(3);
         assert_eq!(first, &[0.0; 3]);
         first[0] = 1.0;
-        // cells 3..5 were zeroed ahead; reaching 4 zeroes nothing new
-        part.zeros_to(4, 5)[3] = 2.0;
-        // past the 5 zeroed: 5..10, at least 5 past them
-        part.zeros_to(6, 5);
-        // reaching 18 zeroes 10..18, reaching 19 the rest of the part
-        part.zeros_to(18, 5);
-        part.zeros_to(19, 5);
+        part.zeros_to(4)[3] = 2.0;
+        // reaching less than before zeroes nothing
+        part.zeros_to(2);
+        part.zeros_to(9);
         drop(part);
-        let mut expected = [0.0f32; 20];
+        let mut expected = [7.0f32; 20];
+        expected[..9].fill(0.0);
         expected[0] = 1.0;
         expected[3] = 2.0;
         assert_eq!(cells, expected);
-
-        let mut cells = [7.0f32; 20];
-        let mut part = Part::of_slice(&mut cells, false);
-        part.zeros_to(2, 4);
-        drop(part);
-        assert_eq!(&cells[..4], &[0.0; 4]);
-        assert_eq!(&cells[4..], &[7.0; 16]);
     }
 }
