@@ -68,6 +68,12 @@ pub(crate) fn wide<R>(len: usize, kernel: impl FnOnce() -> R) -> R {
     )
 }
 
+/// Whether [`wide`] runs a loop of `len` elements compiled for more than
+/// the portable baseline.
+pub(crate) fn widens(len: usize) -> bool {
+    cfg!(target_arch = "x86_64") && len >= MIN_LEN && chosen() != Isa::Portable
+}
+
 /// [`wide`], but portable instead of AVX2 where `skip`: for kernels that
 /// AVX2 made slower on the 2-core development machine (AMD Zen 3). Most store a cell's old value
 /// back where a compare fails (`x[j] = if c { v } else { x[j] }`), which

@@ -17,6 +17,7 @@ use crate::PoolError;
 use crate::argmax::{Argmax, CellTable, Offset, Offsets};
 use crate::element::{Extremum, Largest, PoolElement, Smallest};
 use crate::geometry::{AxisPlan, AxisWindow, Plan, Window2d, output_shape};
+use crate::isa;
 use crate::layout::{
     check_shape, new_array, plane_len, planes, shape4, standard_slice_mut, with_standard_layout,
 };
@@ -1034,6 +1035,7 @@ fn backward_overlapping<T: Float, O: Offset>(
     let (width, out_width) = (plan.in_width(), plan.out_width());
     let landing = Landing::new(plan);
     let add = |cell: &mut T, d: T| *cell = *cell + d;
+    let row_step = plan.rows.dilation * width;
     for ((row_window, delta_row), offset_row) in plan
         .rows
         .windows
@@ -1042,12 +1044,12 @@ fn backward_overlapping<T: Float, O: Offset>(
         .zip(offsets.chunks_exact(out_width))
     {
         let grad = grad.zeros_to((plan.rows.last_cell(row_window) + 1) * width);
-        landing.row(
-            delta_row,
-            offset_row,
-            &mut grad[row_window.start * width..],
-            add,
-        );
+        let cells = &mut grad[row_window.start * width..];
+        if landing.pairs {
+            landing.row_pairs(delta_row, offset_row, cells, row_window.taps, row_step);
+        } else {
+            landing.row(delta_row, offset_row, cells, add);
+        }
     }
     grad.zeros_to(plan.in_height() * width);
 }
@@ -1060,6 +1062,9 @@ struct Landing<'p> {
     /// The full windows, the first starting at column `first`, where the
     /// table holds every offset: one regular run, for [`land_run`].
     run: Option<(Range<usize>, usize)>,
+    /// Whether the windows are three cells wide at stride 2, and `run` is
+    /// set: [`row_pairs`](Self::row_pairs) takes the run.
+    pairs: bool,
 }
 
 impl<'p> Landing<'p> {
@@ -1072,7 +1077,47 @@ impl<'p> Landing<'p> {
             }
             _ => None,
         };
-        Landing { cols, table, run }
+        let pairs = run.is_some() && (cols.size, cols.stride, cols.dilation) == (3, 2, 1);
+        Landing {
+            cols,
+            table,
+            run,
+            pairs,
+        }
+    }
+
+    /// [`row`](Self::row), adding, for windows three wide at stride 2
+    /// (`pairs`) over `taps` rows `row_step` apart: the run's deltas added
+    /// a window row at a time by [`land_pairs`], in the same order.
+    fn row_pairs<T: Float, O: Offset>(
+        &self,
+        deltas: &[T],
+        offsets: &[O],
+        cells: &mut [T],
+        taps: usize,
+        row_step: usize,
+    ) {
+        let Some((windows, first)) = &self.run else {
+            unreachable!("pairs need a run");
+        };
+        let add = |cell: &mut T, d: T| *cell = *cell + d;
+        // in the portable build, one delta at a time was the faster
+        if !isa::widens(windows.len()) {
+            return self.row(deltas, offsets, cells, add);
+        }
+        let one = |o: usize, cells: &mut [T]| self.one(o, deltas[o], offsets[o], cells, add);
+        (0..windows.start).for_each(|o| one(o, cells));
+        let (run_deltas, run_offsets) = (&deltas[windows.clone()], &offsets[windows.clone()]);
+        for r in 0..taps {
+            let row = &mut cells[r * row_step + first..];
+            let row = &mut row[..2 * run_deltas.len() + 1];
+            isa::wide(
+                run_deltas.len(),
+                #[inline(always)]
+                || land_pairs(row, run_deltas, run_offsets, 3 * r),
+            );
+        }
+        (windows.end..deltas.len()).for_each(|o| one(o, cells));
     }
 
     /// Window `o`'s delta `d` onto its winner, by `land`: `cells` start at
@@ -1118,6 +1163,66 @@ impl<'p> Landing<'p> {
             }
             _ => (0..deltas.len()).for_each(|o| one(o, cells)),
         }
+    }
+}
+
+/// The deltas of full windows three wide at stride 2, the first starting at
+/// `cells[0]`, whose winners lie in the window row of offsets `base`,
+/// `base + 1` and `base + 2`, added to that row's cells in window order.
+/// A window's first cell is the last of the window before, so the cells
+/// from the second window's first on go in pairs, each the window before's
+/// last delta, then its own first and second: in blocks of `L` pairs, the
+/// deltas that land selected into two arrays of interleaved pairs
+/// (zeros elsewhere) and added to the cells as `(cell + before) + own`,
+/// the reference's order. Adding a zero changes no cell, as a gradient that
+/// starts at +0 never holds -0. One delta at a time took a dependent load,
+/// add and store of one cell each; read as pairs of cells, the compiler
+/// gathered them.
+#[inline(always)]
+fn land_pairs<T: Float, O: Offset>(cells: &mut [T], deltas: &[T], offsets: &[O], base: usize) {
+    const L: usize = 16;
+    let n = deltas.len();
+    if n == 0 {
+        return;
+    }
+    let taps = [base, base + 1, base + 2].map(O::from_usize);
+    let land = |cell: &mut T, d: T, offset: O, tap: usize| {
+        if offset == taps[tap] {
+            *cell = *cell + d;
+        }
+    };
+    let (cells, offsets) = (&mut cells[..2 * n + 1], &offsets[..n]);
+    // the first window's first two cells, and the last one's last
+    land(&mut cells[0], deltas[0], offsets[0], 0);
+    land(&mut cells[1], deltas[0], offsets[0], 1);
+    land(&mut cells[2 * n], deltas[n - 1], offsets[n - 1], 2);
+    // pair `m`: window `m`'s last and window `m + 1`'s first two
+    let pairs = &mut cells[2..2 * n];
+    let blocks = (n - 1) / L;
+    let pick = |d: T, offset: O, tap: usize| if offset == taps[tap] { d } else { T::zero() };
+    for b in 0..blocks {
+        let m = b * L;
+        let (before, own) = (
+            (&deltas[m..m + L], &offsets[m..m + L]),
+            (&deltas[m + 1..m + 1 + L], &offsets[m + 1..m + 1 + L]),
+        );
+        let mut last = [T::zero(); 2 * L];
+        let mut first = [T::zero(); 2 * L];
+        for i in 0..L {
+            last[2 * i] = pick(before.0[i], before.1[i], 2);
+            last[2 * i + 1] = T::zero();
+            first[2 * i] = pick(own.0[i], own.1[i], 0);
+            first[2 * i + 1] = pick(own.0[i], own.1[i], 1);
+        }
+        let block = &mut pairs[2 * m..2 * (m + L)];
+        for k in 0..2 * L {
+            block[k] = block[k] + last[k] + first[k];
+        }
+    }
+    for m in blocks * L..n - 1 {
+        land(&mut pairs[2 * m], deltas[m], offsets[m], 2);
+        land(&mut pairs[2 * m], deltas[m + 1], offsets[m + 1], 0);
+        land(&mut pairs[2 * m + 1], deltas[m + 1], offsets[m + 1], 1);
     }
 }
 

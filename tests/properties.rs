@@ -10,9 +10,9 @@ use ndarray::ShapeBuilder;
 use ndarray::{Array4, ArrayRef, ArrayView4, Ix4, s};
 use ndarray_pooling::{
     Argmax, MeanDivisor, MeanElement, Padding, PoolElement, PoolError, Window2d, max_pool2d,
-    max_pool2d_backward, max_pool2d_backward_argmax, max_pool2d_backward_argmax_into,
-    max_pool2d_into, max_pool2d_without_indices, mean_pool2d, mean_pool2d_backward,
-    mean_pool2d_backward_into, mean_pool2d_into, min_pool2d, min_pool2d_into,
+    max_pool2d_argmax, max_pool2d_backward, max_pool2d_backward_argmax,
+    max_pool2d_backward_argmax_into, max_pool2d_into, max_pool2d_without_indices, mean_pool2d,
+    mean_pool2d_backward, mean_pool2d_backward_into, mean_pool2d_into, min_pool2d, min_pool2d_into,
     min_pool2d_without_indices,
 };
 use num_traits::Float;
@@ -773,5 +773,61 @@ fn large_windows_index_like_the_reference() {
         let mut argmax = Argmax::default();
         max_pool2d_into(&x, &window, &mut out, &mut argmax).unwrap();
         assert_eq!(indices, argmax.to_indices());
+    }
+}
+
+/// Windows three columns wide at stride 2 over rows of 8 to 80 windows (the
+/// max backward's pairs of cells, in blocks of sixteen, and the rows
+/// shorter than a block), 1 to 3 rows tall at row stride 1 to 3, with
+/// padding and ceil mode: an input whose peaks each win every window that
+/// holds them (up to four, of two output rows), and deltas of many bits,
+/// so that only the reference's order of adds gives the reference's sums.
+fn shared_winners_case() -> impl Strategy<Value = (Array4<f32>, Window2d, Array4<f32>)> {
+    (
+        (1usize..3, 3usize..12, 16usize..162),
+        (1usize..4, 1usize..4, 0usize..2, 0usize..2, any::<bool>()),
+        (0usize..4, 0usize..4, any::<u64>()),
+    )
+        .prop_filter_map(
+            "a window the reference rejects",
+            |((c, h, w), (height, stride, ph, pw, ceil), (row_phase, col_phase, seed))| {
+                let window = Window2d::new((height, 3), (stride, 2))
+                    .with_padding((ph.min(height / 2), pw))
+                    .with_ceil_mode(ceil);
+                // peaks at every fourth row and column, lower around them
+                let x = Array4::from_shape_fn((1, c, h, w), |(_, k, i, j)| {
+                    let peak = (i + row_phase) % 4 == 0 && (j + col_phase) % 4 == 0;
+                    let noise = ((k * 31 + i * 17 + j * 7) % 5) as f32;
+                    if peak { 100.0 + noise } else { noise }
+                });
+                let (oh, ow) = common::out_size(h, w, &window)?;
+                let mut state = seed | 1;
+                let delta = Array4::from_shape_fn((1, c, oh, ow), |_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 40) as f32 / (1u64 << 24) as f32 * 3.0 - 1.0
+                });
+                Some((x, window, delta))
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn max_backward_adds_shared_winners_in_window_order(
+        (x, window, delta) in shared_winners_case()
+    ) {
+        let (_, indices) = common::max_forward(x.view(), &window).unwrap();
+        let (n, c, h, w) = x.dim();
+        let expected = common::max_backward(delta.view(), indices.view(), [n, c, h, w]);
+        let (_, argmax) = max_pool2d_argmax(&x, &window).unwrap();
+        let got = max_pool2d_backward_argmax(&delta, &argmax).unwrap();
+        prop_assert!(common::same(&expected, &got), "{expected:?} vs {got:?}");
+        let mut into = Array4::from_elem(x.raw_dim(), f32::NAN);
+        max_pool2d_backward_argmax_into(&delta, &argmax, &mut into).unwrap();
+        prop_assert!(common::same(&expected, &into), "into {into:?}");
     }
 }
