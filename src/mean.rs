@@ -381,10 +381,8 @@ fn forward_band<T: Float>(
         out.rows(out_width, |i, out_row| one_row(&windows[i], out_row));
         return;
     }
-    // rows of full 3-wide windows three rows tall a run at a time (as many
-    // as a new output grows by at once, all dividing alike), any other row
-    // on its own
-    let step = out.rows_per_step(out_width);
+    // rows of full 3-wide windows three rows tall a run at a time (all
+    // dividing alike), any other row on its own
     let mut i = 0;
     while i < windows.len() {
         let row_window = &windows[i];
@@ -393,7 +391,6 @@ fn forward_band<T: Float>(
             Some(full) if row_window.taps == 3 => {
                 let run = windows[i..]
                     .iter()
-                    .take(step)
                     .take_while(|w| divisor_key(w) == divisor_key(row_window))
                     .count();
                 let band = &windows[i..i + run];

@@ -18,12 +18,8 @@ const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
 pub(crate) enum Out<'a, A> {
     /// A caller's array, holding anything: the work overwrites every cell.
     Given(&'a mut [A]),
-    /// A new output of `len` cells. On one thread, from [`GROW_FROM`] bytes
-    /// on, the vector grows as the work reaches its cells, so their zeros
-    /// are written while in cache, just before the work overwrites them;
-    /// `calloc` would zero a reused block in one pass beforehand, a second
-    /// write of an output too large to stay in cache. On several threads it
-    /// is zeroed in parts first, as [`zeroed`] does.
+    /// A new output of `len` cells, zeroed first: by `calloc` on one
+    /// thread, in parts on several, as [`zeroed`] does.
     New(&'a mut Vec<A>, usize),
 }
 
@@ -55,8 +51,6 @@ pub(crate) struct Part<'a, A: Zero + Clone> {
 enum Cells<'a, A> {
     /// Part of a slice, holding zeros if `zeroed`, else anything.
     Slice { cells: &'a mut [A], zeroed: bool },
-    /// The end of a vector, from `base` on, grown as the work reaches it.
-    Grow { cells: &'a mut Vec<A>, base: usize },
 }
 
 impl<'a, A: Zero + Clone> Part<'a, A> {
@@ -69,44 +63,15 @@ impl<'a, A: Zero + Clone> Part<'a, A> {
         }
     }
 
-    fn of_vec(cells: &'a mut Vec<A>, len: usize) -> Self {
-        let base = cells.len();
-        Part {
-            cells: Cells::Grow { cells, base },
-            len,
-            reached: 0,
-        }
-    }
-
     /// Row `i` of the part's rows of `width` cells, for work that writes
     /// each of its cells. Rows are reached in order.
-    // The growth is written out here as in `reach`: taking the row from
-    // `reach`, or both from one helper, made the mean forward of
-    // (1, 16, 28, 28) 6 % slower (5.1 against 5.4 us).
     #[inline(always)]
     pub fn row(&mut self, i: usize, width: usize) -> &mut [A] {
         let (start, end) = (i * width, (i + 1) * width);
         debug_assert!(start <= self.reached && end <= self.len);
         self.reached = self.reached.max(end);
-        match &mut self.cells {
-            Cells::Slice { cells, .. } => &mut cells[start..end],
-            Cells::Grow { cells, base } => {
-                if cells.len() < *base + end {
-                    grow(cells, *base + end, *base + self.len);
-                }
-                &mut cells[*base + start..*base + end]
-            }
-        }
-    }
-
-    /// How many rows of `width` cells work should reach at a time: all of
-    /// them in a slice, as many as one step of growth holds in a growing
-    /// part.
-    pub fn rows_per_step(&self, width: usize) -> usize {
-        match self.cells {
-            Cells::Slice { .. } => usize::MAX,
-            Cells::Grow { .. } => (GROW_BYTES / (width * std::mem::size_of::<A>()).max(1)).max(1),
-        }
+        let Cells::Slice { cells, .. } = &mut self.cells;
+        &mut cells[start..end]
     }
 
     /// Runs `each` on every row of `width` cells, in order, with the row's
@@ -163,90 +128,31 @@ impl<'a, A: Zero + Clone> Part<'a, A> {
         debug_assert!(end <= self.len);
         let reached = self.reached;
         self.reached = reached.max(end);
-        match &mut self.cells {
-            Cells::Slice { cells, zeroed } => {
-                if zero && !*zeroed && end > reached {
-                    cells[reached..end].fill(A::zero());
-                }
-                &mut cells[..end]
-            }
-            Cells::Grow { cells, base } => {
-                if cells.len() < *base + end {
-                    grow(cells, *base + end, *base + self.len);
-                }
-                &mut cells[*base..*base + end]
-            }
+        let Cells::Slice { cells, zeroed } = &mut self.cells;
+        if zero && !*zeroed && end > reached {
+            cells[reached..end].fill(A::zero());
         }
-    }
-}
-
-/// `cells` grown with zeros to at least `len` cells, and by at least
-/// [`GROW_BYTES`] while below `most`: few calls, zeros still in L1 cache
-/// when the work writes over them.
-#[inline(never)]
-fn grow<A: Zero + Clone>(cells: &mut Vec<A>, len: usize, most: usize) {
-    let step = GROW_BYTES / std::mem::size_of::<A>().max(1);
-    cells.resize(len.max(most.min(cells.len() + step)), A::zero());
-}
-
-/// Whether a new output of `bytes` grows with the work on one thread.
-/// Below [`GROW_FROM`] it is zeroed first, by `calloc`'s `memset` at full
-/// speed, and stays in cache for the work's writes; from [`FRESH_BLOCK`]
-/// on, `calloc` hands out fresh pages, zero already, and writing zeros into
-/// them first costs more than it saves (the allocating 2x2 max backward of
-/// (32, 64, 112, 112) took 52 ms against 42).
-fn grows(bytes: usize) -> bool {
-    (GROW_FROM..FRESH_BLOCK).contains(&bytes)
-}
-
-/// See [`grows`]. On the 2-core development machine (32 MiB of L3 shared
-/// with other guests), at one thread, outputs of 6.4 MB zeroed first made
-/// the allocating 3x3/s2/p1 forwards of (8, 64, 112, 112) faster than
-/// growing (with indices 0.87x the time, mean 0.88x, and `_into`'s argmax
-/// storage 0.95x), while gradients of 12.8 MB and more still grow (the max
-/// backward of (4, 64, 112, 112) took 1.2x the time zeroed first).
-const GROW_FROM: usize = 8 << 20;
-
-/// How far a growing part grows at least, in bytes. On the 2-core
-/// development machine, at one thread, steps of 2 KiB made the allocating
-/// 3x3/s2/p1 backwards of (8, 64, 112, 112) and the 2x2 mean forward of
-/// (32, 64, 112, 112) 4–9 % faster than steps of 4 KiB; steps of 16 KiB and
-/// more were 4–30 % slower, and of 1 KiB the max backward 8–16 %.
-const GROW_BYTES: usize = 2 << 10;
-
-impl<A: Zero + Clone> Drop for Part<'_, A> {
-    /// A grown part is completed with zeros if its work stopped short, so the
-    /// next part starts where it should.
-    fn drop(&mut self) {
-        if let Cells::Grow { cells, base } = &mut self.cells {
-            cells.resize(*base + self.len, A::zero());
-        }
+        &mut cells[..end]
     }
 }
 
 /// The rest of an output, cut into parts task by task.
-enum Cursor<'a, A> {
-    Slice { rest: &'a mut [A], zeroed: bool },
-    Grow(&'a mut Vec<A>),
+struct Cursor<'a, A> {
+    rest: &'a mut [A],
+    zeroed: bool,
 }
 
 impl<'a, A: Zero + Clone> Cursor<'a, A> {
-    /// A cursor over `out`. A new output grows only where `grow` (the call
-    /// runs on one thread); elsewhere it is zeroed first.
-    fn new(out: Out<'a, A>, grow: bool) -> Self
+    /// A cursor over `out`, a new output zeroed first.
+    fn new(out: Out<'a, A>) -> Self
     where
         A: Send,
     {
         match out {
-            Out::Given(rest) => Cursor::Slice {
+            Out::Given(rest) => Cursor {
                 rest,
                 zeroed: false,
             },
-            Out::New(cells, len) if grow && grows(len.saturating_mul(std::mem::size_of::<A>())) => {
-                cells.clear();
-                cells.reserve_exact(len);
-                Cursor::Grow(cells)
-            }
             Out::New(cells, len) => {
                 if cells.capacity() >= len {
                     cells.clear();
@@ -254,7 +160,7 @@ impl<'a, A: Zero + Clone> Cursor<'a, A> {
                 } else {
                     *cells = zeroed(len);
                 }
-                Cursor::Slice {
+                Cursor {
                     rest: cells,
                     zeroed: true,
                 }
@@ -263,23 +169,10 @@ impl<'a, A: Zero + Clone> Cursor<'a, A> {
     }
 
     /// The next `len` cells.
-    fn part(&mut self, len: usize) -> Part<'_, A> {
-        match self {
-            Cursor::Slice { .. } => self.split(len),
-            Cursor::Grow(cells) => Part::of_vec(cells, len),
-        }
-    }
-
-    /// The next `len` cells, for a task that may run on another thread.
-    fn split(&mut self, len: usize) -> Part<'a, A> {
-        match self {
-            Cursor::Slice { rest, zeroed } => {
-                let (part, after) = std::mem::take(rest).split_at_mut(len);
-                *rest = after;
-                Part::of_slice(part, *zeroed)
-            }
-            Cursor::Grow(_) => unreachable!("new outputs grow only on one thread"),
-        }
+    fn part(&mut self, len: usize) -> Part<'a, A> {
+        let (part, after) = std::mem::take(&mut self.rest).split_at_mut(len);
+        self.rest = after;
+        Part::of_slice(part, self.zeroed)
     }
 }
 
@@ -308,8 +201,8 @@ pub(crate) fn for_each_band<A: Zero + Clone + Send, B: Zero + Clone + Send>(
     let threads = threads(elements);
     let (first_len, second_len) = (first.len(), second.len());
     // a new output is sized here, so an empty one is complete
-    let mut first = Cursor::new(first, threads == 1);
-    let mut second = Cursor::new(second, threads == 1);
+    let mut first = Cursor::new(first);
+    let mut second = Cursor::new(second);
     let plane_rows = planes * rows;
     if plane_rows == 0 {
         return;
@@ -345,8 +238,8 @@ pub(crate) fn for_each_band<A: Zero + Clone + Send, B: Zero + Clone + Send>(
             Task {
                 plane,
                 rows,
-                first: first.split(len * first_row),
-                second: second.split(len * second_row),
+                first: first.part(len * first_row),
+                second: second.part(len * second_row),
             }
         })
         .collect();
@@ -441,7 +334,7 @@ pub(crate) fn for_each_plane<T: Copy + Sync, A: Zero + Clone + Send>(
     );
 }
 
-/// `len` zeros, for a new output on several threads. `vec!` leaves the
+/// `len` zeros, for a new output. `vec!` leaves the
 /// zeroing to `calloc`. That is free for a block of fresh pages from the
 /// system, which glibc's allocator hands out for every block of
 /// [`FRESH_BLOCK`] bytes or more, but below that it is usually a block the
@@ -508,7 +401,6 @@ mod tests {
         // reaching less than before zeroes nothing
         part.zeros_to(2);
         part.zeros_to(9);
-        drop(part);
         let mut expected = [7.0f32; 20];
         expected[..9].fill(0.0);
         expected[0] = 1.0;
