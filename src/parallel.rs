@@ -42,23 +42,18 @@ impl<'a, A> Out<'a, A> {
 /// reaches in order through [`Part::to`] or [`Part::zeros_to`] (or all at
 /// once through [`Part::all`]).
 pub(crate) struct Part<'a, A: Zero + Clone> {
-    cells: Cells<'a, A>,
-    len: usize,
+    cells: &'a mut [A],
+    /// Whether `cells` hold zeros (a new output), else anything.
+    zeroed: bool,
     /// Cells below this have been handed to the work.
     reached: usize,
 }
 
-enum Cells<'a, A> {
-    /// Part of a slice, holding zeros if `zeroed`, else anything.
-    Slice { cells: &'a mut [A], zeroed: bool },
-}
-
 impl<'a, A: Zero + Clone> Part<'a, A> {
     fn of_slice(cells: &'a mut [A], zeroed: bool) -> Self {
-        let len = cells.len();
         Part {
-            cells: Cells::Slice { cells, zeroed },
-            len,
+            cells,
+            zeroed,
             reached: 0,
         }
     }
@@ -68,17 +63,16 @@ impl<'a, A: Zero + Clone> Part<'a, A> {
     #[inline(always)]
     pub fn row(&mut self, i: usize, width: usize) -> &mut [A] {
         let (start, end) = (i * width, (i + 1) * width);
-        debug_assert!(start <= self.reached && end <= self.len);
+        debug_assert!(start <= self.reached && end <= self.cells.len());
         self.reached = self.reached.max(end);
-        let Cells::Slice { cells, .. } = &mut self.cells;
-        &mut cells[start..end]
+        &mut self.cells[start..end]
     }
 
     /// Runs `each` on every row of `width` cells, in order, with the row's
     /// index, for work that writes each cell.
     #[inline(always)]
     pub fn rows(&mut self, width: usize, mut each: impl FnMut(usize, &mut [A])) {
-        for i in 0..self.len.checked_div(width).unwrap_or(0) {
+        for i in 0..self.cells.len().checked_div(width).unwrap_or(0) {
             each(i, self.row(i, width));
         }
     }
@@ -86,7 +80,7 @@ impl<'a, A: Zero + Clone> Part<'a, A> {
     /// Every cell of the part, for work that writes each one.
     #[inline]
     pub fn all(&mut self) -> &mut [A] {
-        self.to(self.len)
+        self.to(self.cells.len())
     }
 
     /// Cells `..end` of the part, for work that writes each cell it has not
@@ -103,21 +97,15 @@ impl<'a, A: Zero + Clone> Part<'a, A> {
         self.reach(end, true)
     }
 
-    /// [`zeros_to`](Self::zeros_to), writing the zeros even into a new output that holds zeros already: for work that
-    /// scatters into the cells, whose first writes would otherwise touch a
-    /// new output's fresh pages out of order (the allocating channels-last
-    /// max backward of (32, 112, 112, 64) 2x2/s2, one thread, took 1.3x the
-    /// time without).
+    /// [`zeros_to`](Self::zeros_to), writing the zeros even into a new
+    /// output that holds zeros already: for work that scatters into the
+    /// cells, whose first writes would otherwise touch a new output's fresh
+    /// pages out of order (the allocating channels-last max backward of
+    /// (32, 112, 112, 64) 2x2/s2, one thread, took 1.3x the time without).
     #[inline]
     pub fn written_zeros_to(&mut self, end: usize) -> &mut [A] {
-        if let Cells::Slice {
-            cells,
-            zeroed: true,
-        } = &mut self.cells
-        {
-            if end > self.reached {
-                cells[self.reached..end].fill(A::zero());
-            }
+        if self.zeroed && end > self.reached {
+            self.cells[self.reached..end].fill(A::zero());
         }
         self.reach(end, true)
     }
@@ -125,14 +113,13 @@ impl<'a, A: Zero + Clone> Part<'a, A> {
     /// `zero`: whether to zero the cells not reached before.
     #[inline(always)]
     fn reach(&mut self, end: usize, zero: bool) -> &mut [A] {
-        debug_assert!(end <= self.len);
+        debug_assert!(end <= self.cells.len());
         let reached = self.reached;
         self.reached = reached.max(end);
-        let Cells::Slice { cells, zeroed } = &mut self.cells;
-        if zero && !*zeroed && end > reached {
-            cells[reached..end].fill(A::zero());
+        if zero && !self.zeroed && end > reached {
+            self.cells[reached..end].fill(A::zero());
         }
-        &mut cells[..end]
+        &mut self.cells[..end]
     }
 }
 
