@@ -508,7 +508,7 @@ pub fn max_pool2d_backward_argmax<T: Float + Send + Sync>(
     check_shape("delta", delta, argmax.output_shape)?;
     let shape = argmax.input_shape;
     Ok(new_array(shape, |cells| {
-        let grad = Out::new(cells, shape);
+        let grad = Out::gradient(cells, shape);
         backward_argmax(delta, argmax, grad);
     }))
 }

@@ -166,7 +166,7 @@ pub fn mean_pool2d_backward<T: MeanElement>(
         &[delta],
         input_shape,
         |delta, cells| {
-            backward(delta[0], &plan, divisor, Out::new(cells, input_shape));
+            backward(delta[0], &plan, divisor, Out::gradient(cells, input_shape));
         },
     ))
 }

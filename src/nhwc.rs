@@ -359,7 +359,12 @@ pub fn max_pool2d_nhwc_backward<T: Float + Send + Sync>(
     check_scatter(delta, indices, input_shape)?;
     let mut result = Ok(());
     let grad = new_array(input_shape, |cells| {
-        result = scatter(delta, indices, input_shape, Out::new(cells, input_shape));
+        result = scatter(
+            delta,
+            indices,
+            input_shape,
+            Out::gradient(cells, input_shape),
+        );
     });
     result.map(|()| grad)
 }
@@ -598,7 +603,7 @@ pub fn mean_pool2d_nhwc_backward<T: MeanElement>(
         &[delta],
         input_shape,
         |delta, cells| {
-            mean_backward(delta[0], &plan, divisor, Out::new(cells, input_shape));
+            mean_backward(delta[0], &plan, divisor, Out::gradient(cells, input_shape));
         },
     ))
 }
