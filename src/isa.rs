@@ -22,7 +22,9 @@
 //! `#[inline(always)]`: one left out of line is compiled for SSE2 only,
 //! whatever its caller was compiled for.
 //!
-//! This module holds the crate's `unsafe` code. Two calls run a function
+//! This module holds the crate's `unsafe` code but for the two blocks in
+//! `parallel` that let a new gradient's tasks write its cells before its
+//! length is set. Two calls run a function
 //! compiled for features the CPU has been checked to have, one for each
 //! instruction set. The environment variable `NDARRAY_POOLING_ISA`, read
 //! before the first call, caps the choice: `portable`, `avx2` or `avx512`

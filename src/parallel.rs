@@ -142,6 +142,7 @@ impl<'a, A: Zero + Clone> Part<'a, A> {
     /// `zero`: whether to zero the cells of a slice not reached before (the
     /// cells of a fresh part are written with zeros as reached whatever
     /// the work).
+    #[allow(unsafe_code)]
     #[inline(always)]
     fn reach(&mut self, end: usize, zero: bool) -> &mut [A] {
         debug_assert!(end <= self.len());
@@ -158,7 +159,11 @@ impl<'a, A: Zero + Clone> Part<'a, A> {
                 if end > reached {
                     write_zeros(&mut cells[reached..end]);
                 }
-                written(&mut cells[..end])
+                let cells = &mut cells[..end];
+                // SAFETY: `MaybeUninit<A>` has the size and alignment of
+                // `A`, and every cell below `end` has been written: those
+                // below `reached` when first reached, the rest just now.
+                unsafe { &mut *(cells as *mut [MaybeUninit<A>] as *mut [A]) }
             }
         }
     }
@@ -180,16 +185,6 @@ fn write_zeros<A: Zero + Clone>(cells: &mut [MaybeUninit<A>]) {
     for cell in cells {
         cell.write(A::zero());
     }
-}
-
-/// `cells`, every one of which has been written.
-#[allow(unsafe_code)]
-#[inline(always)]
-fn written<A>(cells: &mut [MaybeUninit<A>]) -> &mut [A] {
-    // SAFETY: `MaybeUninit<A>` has the size and alignment of `A`, and the
-    // callers (`Part::reach`) pass only cells written before: a fresh part's
-    // cells below `reached`, each written with zero as first reached.
-    unsafe { &mut *(cells as *mut [MaybeUninit<A>] as *mut [A]) }
 }
 
 /// The rest of an output, cut into parts task by task.
@@ -243,6 +238,7 @@ impl<A: Zero + Clone> Drop for Cursor<'_, A> {
 /// time written so, at two threads and at one; and so is a gradient on one
 /// thread, where the backwards gained less than runs differ. From
 /// [`FRESH_BLOCK`] bytes on, `calloc` maps fresh pages, zero already.
+#[allow(unsafe_code)]
 fn with_cursor<A: Zero + Clone + Send, R>(
     out: Out<'_, A>,
     threads: usize,
@@ -259,7 +255,14 @@ fn with_cursor<A: Zero + Clone + Send, R>(
             cells.clear();
             cells.reserve_exact(len);
             let result = f(Cursor::Fresh(&mut cells.spare_capacity_mut()[..len]));
-            set_written_len(cells, len);
+            // SAFETY: the capacity holds `len` cells, and each was written
+            // before `f` returned: the cursor hands its cells out in parts,
+            // in order; each part writes every cell before handing it to
+            // the work, and on drop those it never handed out; the cursor,
+            // on drop, those it never put in a part. Parts and cursor borrow
+            // the spare capacity for `f`'s call only, so all were dropped
+            // when it returned. If `f` unwinds, `cells` stays empty.
+            unsafe { cells.set_len(len) };
             result
         }
         Out::New(cells, len) | Out::Gradient(cells, len) => {
@@ -275,21 +278,6 @@ fn with_cursor<A: Zero + Clone + Send, R>(
             })
         }
     }
-}
-
-/// `cells` grown to `len`, its first `len` cells written: by [`with_cursor`]
-/// once its work has returned, every part and the cursor dropped.
-#[allow(unsafe_code)]
-fn set_written_len<A>(cells: &mut Vec<A>, len: usize) {
-    debug_assert!(len <= cells.capacity());
-    // SAFETY: the capacity holds `len` cells, and each of them was written
-    // before `f` in `with_cursor` returned: a cursor hands out its cells in
-    // parts, in order; each part writes every cell it does not hand to the
-    // work (on drop), the cursor every cell it never handed out (on drop);
-    // parts and cursor borrow the spare capacity for `f`'s call only, so
-    // all of them were dropped when it returned. If `f` unwinds, this is
-    // never reached and `cells` stays empty.
-    unsafe { cells.set_len(len) };
 }
 
 /// One unit of work: output rows `rows` of plane `plane`, with the parts of
