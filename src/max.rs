@@ -1047,8 +1047,10 @@ struct Landing<'p> {
     /// The full windows, the first starting at column `first`, where the
     /// table holds every offset: one regular run, for [`land_run`].
     run: Option<(Range<usize>, usize)>,
-    /// Whether the windows are three cells wide at stride 2, and `run` is
-    /// set: [`row_pairs`](Self::row_pairs) takes the run.
+    /// Whether the windows are three cells wide at stride 2, `run` is set
+    /// and long enough for the wide instruction sets, and the CPU has them:
+    /// [`row_pairs`](Self::row_pairs) takes the run (in the portable build
+    /// one delta at a time was the faster).
     pairs: bool,
 }
 
@@ -1062,7 +1064,10 @@ impl<'p> Landing<'p> {
             }
             _ => None,
         };
-        let pairs = run.is_some() && (cols.size, cols.stride, cols.dilation) == (3, 2, 1);
+        let pairs = (cols.size, cols.stride, cols.dilation) == (3, 2, 1)
+            && run
+                .as_ref()
+                .is_some_and(|(windows, _)| isa::widens(windows.len()));
         Landing {
             cols,
             table,
@@ -1086,10 +1091,6 @@ impl<'p> Landing<'p> {
             unreachable!("pairs need a run");
         };
         let add = |cell: &mut T, d: T| *cell = *cell + d;
-        // in the portable build, one delta at a time was the faster
-        if !isa::widens(windows.len()) {
-            return self.row(deltas, offsets, cells, add);
-        }
         let one = |o: usize, cells: &mut [T]| self.one(o, deltas[o], offsets[o], cells, add);
         (0..windows.start).for_each(|o| one(o, cells));
         let (run_deltas, run_offsets) = (&deltas[windows.clone()], &offsets[windows.clone()]);

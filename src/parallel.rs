@@ -23,7 +23,7 @@ pub(crate) enum Out<'a, A> {
     New(&'a mut Vec<A>, usize),
     /// A new gradient of `len` cells, which a backward adds into: on several
     /// threads written by its parts as the work reaches them (see
-    /// [`with_cursor`]), else as [`New`](Out::New).
+    /// [`with_whole`]), else as [`New`](Out::New).
     Gradient(&'a mut Vec<A>, usize),
 }
 
@@ -169,9 +169,34 @@ impl<'a, A: Zero + Clone> Part<'a, A> {
     }
 }
 
+impl<'a, A: Zero + Clone> Part<'a, A> {
+    /// The next `len` cells of the rest of an output (a part none of whose
+    /// cells were reached), cut off into a part of their own.
+    fn split_off(&mut self, len: usize) -> Part<'a, A> {
+        debug_assert_eq!(self.reached, 0);
+        let cells = match &mut self.cells {
+            Cells::Slice { cells, zeroed } => {
+                let (part, rest) = std::mem::take(cells).split_at_mut(len);
+                *cells = rest;
+                Cells::Slice {
+                    cells: part,
+                    zeroed: *zeroed,
+                }
+            }
+            Cells::Fresh(cells) => {
+                let (part, rest) = std::mem::take(cells).split_at_mut(len);
+                *cells = rest;
+                Cells::Fresh(part)
+            }
+        };
+        Part { cells, reached: 0 }
+    }
+}
+
 impl<A: Zero + Clone> Drop for Part<'_, A> {
     /// The cells of a fresh part that its work never reached are written
-    /// with zeros, so that every cell of a new output is written.
+    /// with zeros, so that every cell of a new output is written (the
+    /// rest of an output that was never split off included).
     fn drop(&mut self) {
         if let Cells::Fresh(cells) = &mut self.cells {
             write_zeros(&mut cells[self.reached..]);
@@ -187,45 +212,8 @@ fn write_zeros<A: Zero + Clone>(cells: &mut [MaybeUninit<A>]) {
     }
 }
 
-/// The rest of an output, cut into parts task by task.
-enum Cursor<'a, A: Zero + Clone> {
-    Slice { rest: &'a mut [A], zeroed: bool },
-    Fresh(&'a mut [MaybeUninit<A>]),
-}
-
-impl<'a, A: Zero + Clone> Cursor<'a, A> {
-    /// The next `len` cells.
-    fn part(&mut self, len: usize) -> Part<'a, A> {
-        let cells = match self {
-            Cursor::Slice { rest, zeroed } => {
-                let (part, after) = std::mem::take(rest).split_at_mut(len);
-                *rest = after;
-                Cells::Slice {
-                    cells: part,
-                    zeroed: *zeroed,
-                }
-            }
-            Cursor::Fresh(rest) => {
-                let (part, after) = std::mem::take(rest).split_at_mut(len);
-                *rest = after;
-                Cells::Fresh(part)
-            }
-        };
-        Part { cells, reached: 0 }
-    }
-}
-
-impl<A: Zero + Clone> Drop for Cursor<'_, A> {
-    /// The cells of a new output never handed to a part are written with
-    /// zeros.
-    fn drop(&mut self) {
-        if let Cursor::Fresh(rest) = self {
-            write_zeros(rest);
-        }
-    }
-}
-
-/// Runs `f` on a cursor over `out`, for work on `threads` threads. A new
+/// Runs `f` on the whole of `out` as one part, which `f` cuts into the
+/// parts of its tasks by [`Part::split_off`], for work on `threads` threads. A new
 /// gradient below [`FRESH_BLOCK`] bytes, on several threads, is written by
 /// its parts, each cell with zero as the work first reaches it, on the
 /// thread of its task: `calloc` would hand back a block the allocator has
@@ -239,29 +227,36 @@ impl<A: Zero + Clone> Drop for Cursor<'_, A> {
 /// thread, where the backwards gained less than runs differ. From
 /// [`FRESH_BLOCK`] bytes on, `calloc` maps fresh pages, zero already.
 #[allow(unsafe_code)]
-fn with_cursor<A: Zero + Clone + Send, R>(
+fn with_whole<A: Zero + Clone + Send, R>(
     out: Out<'_, A>,
     threads: usize,
-    f: impl FnOnce(Cursor<'_, A>) -> R,
+    f: impl FnOnce(Part<'_, A>) -> R,
 ) -> R {
     match out {
-        Out::Given(rest) => f(Cursor::Slice {
-            rest,
-            zeroed: false,
+        Out::Given(cells) => f(Part {
+            cells: Cells::Slice {
+                cells,
+                zeroed: false,
+            },
+            reached: 0,
         }),
         Out::Gradient(cells, len)
             if threads > 1 && len.saturating_mul(size_of::<A>()) < FRESH_BLOCK =>
         {
             cells.clear();
             cells.reserve_exact(len);
-            let result = f(Cursor::Fresh(&mut cells.spare_capacity_mut()[..len]));
+            let fresh = Cells::Fresh(&mut cells.spare_capacity_mut()[..len]);
+            let result = f(Part {
+                cells: fresh,
+                reached: 0,
+            });
             // SAFETY: the capacity holds `len` cells, and each was written
-            // before `f` returned: the cursor hands its cells out in parts,
-            // in order; each part writes every cell before handing it to
-            // the work, and on drop those it never handed out; the cursor,
-            // on drop, those it never put in a part. Parts and cursor borrow
-            // the spare capacity for `f`'s call only, so all were dropped
-            // when it returned. If `f` unwinds, `cells` stays empty.
+            // before `f` returned: the whole is cut into parts, in order;
+            // each part writes every cell before handing it to the work,
+            // and on drop those it never handed out, the rest of the whole
+            // among them. The parts borrow the spare capacity for `f`'s call
+            // only, so all were dropped when it returned. If `f` unwinds,
+            // `cells` stays empty.
             unsafe { cells.set_len(len) };
             result
         }
@@ -272,9 +267,12 @@ fn with_cursor<A: Zero + Clone + Send, R>(
             } else {
                 *cells = zeroed(len, threads);
             }
-            f(Cursor::Slice {
-                rest: cells,
-                zeroed: true,
+            f(Part {
+                cells: Cells::Slice {
+                    cells,
+                    zeroed: true,
+                },
+                reached: 0,
             })
         }
     }
@@ -304,8 +302,8 @@ pub(crate) fn for_each_band<A: Zero + Clone + Send, B: Zero + Clone + Send>(
 ) {
     let threads = threads(elements);
     let (first_len, second_len) = (first.len(), second.len());
-    with_cursor(first, threads, |mut first| {
-        with_cursor(second, threads, |mut second| {
+    with_whole(first, threads, |mut first| {
+        with_whole(second, threads, |mut second| {
             let plane_rows = planes * rows;
             if plane_rows == 0 {
                 return;
@@ -328,8 +326,8 @@ pub(crate) fn for_each_band<A: Zero + Clone + Send, B: Zero + Clone + Send>(
                     work(Task {
                         plane,
                         rows,
-                        first: first.part(len * first_row),
-                        second: second.part(len * second_row),
+                        first: first.split_off(len * first_row),
+                        second: second.split_off(len * second_row),
                     });
                 }
                 return;
@@ -341,8 +339,8 @@ pub(crate) fn for_each_band<A: Zero + Clone + Send, B: Zero + Clone + Send>(
                     Task {
                         plane,
                         rows,
-                        first: first.part(len * first_row),
-                        second: second.part(len * second_row),
+                        first: first.split_off(len * first_row),
+                        second: second.split_off(len * second_row),
                     }
                 })
                 .collect();
@@ -461,7 +459,7 @@ fn zeroed<T: Zero + Clone + Send>(len: usize, threads: usize) -> Vec<T> {
 
 /// The size from which glibc's `malloc` always maps fresh pages
 /// (`DEFAULT_MMAP_THRESHOLD_MAX` on 64-bit targets): zero already, so
-/// [`zeroed`] and [`with_cursor`] leave them to `calloc`.
+/// [`zeroed`] and [`with_whole`] leave them to `calloc`.
 const FRESH_BLOCK: usize = 32 << 20;
 
 #[cfg(feature = "rayon")]
@@ -492,25 +490,25 @@ fn run<T: Send>(tasks: Vec<T>, work: impl Fn(T) + Sync) {
 
 #[cfg(test)]
 mod tests {
-    use super::{Out, Part, with_cursor};
+    use super::{Out, Part, with_whole};
 
     /// A new output's parts write zero into every cell the work reaches
     /// first (whichever way it reaches them) and, when dropped, into every
-    /// cell it does not; the cursor into the cells it never hands out. So
+    /// cell it does not, the rest of the whole among them. So
     /// every cell is written, and the work's own writes stay.
     #[test]
     fn a_new_output_is_written_whole() {
         let mut cells = vec![7.0f32; 3];
-        with_cursor(Out::Gradient(&mut cells, 40), 2, |mut cursor| {
-            let mut part = cursor.part(10);
+        with_whole(Out::Gradient(&mut cells, 40), 2, |mut whole| {
+            let mut part = whole.split_off(10);
             part.to(3)[1] = 1.0;
             part.zeros_to(5)[4] = 2.0;
             part.row(2, 2)[0] = 3.0;
             drop(part);
-            let mut part = cursor.part(10);
+            let mut part = whole.split_off(10);
             part.all()[9] = 4.0;
             // a part the work never reaches, and 20 cells never handed out
-            cursor.part(0);
+            whole.split_off(0);
         });
         let mut expected = vec![0.0f32; 40];
         expected[1] = 1.0;
